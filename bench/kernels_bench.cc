@@ -1,0 +1,84 @@
+// Matmul throughput for the default model's shapes (SmolLM2-135M: hidden 576,
+// ffn 1536, vocab 49152; Q4_1 layers, Q8_0 output). Reported bytes/second are
+// weight bytes streamed. "cold" cycles through copies of the matrix totalling
+// >= 256 MB, so weights come from DRAM as in real decoding; "hot" reuses one
+// matrix (cache-resident when small).
+//
+// Args: weight rows, cols, type id, activation rows, threads, cold (0/1).
+// Set RETROINFER_SIMD to compare levels.
+#include <benchmark/benchmark.h>
+
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "kernels/matmul.h"
+#include "kernels/types.h"
+#include "util/fp16.h"
+#include "util/thread_pool.h"
+
+namespace ri {
+namespace {
+
+constexpr size_t kColdBytes = size_t{256} << 20;
+
+// Random quant bits with small random scales in every f16 field at offset 0
+// (and 2 for Q4_1's min).
+std::vector<uint8_t> RandomWeights(TensorType type, size_t bytes, std::mt19937& rng) {
+  const TensorTypeTraits& traits = Traits(type);
+  std::vector<uint8_t> data(bytes);
+  std::uniform_int_distribution<int> byte(0, 255);
+  for (uint8_t& b : data) b = static_cast<uint8_t>(byte(rng));
+  const uint16_t scale = FloatToFp16(0.01f);
+  for (size_t i = 0; i + traits.type_size <= bytes; i += traits.type_size) {
+    data[i] = scale & 0xFF;
+    data[i + 1] = scale >> 8;
+  }
+  return data;
+}
+
+void BM_MatMul(benchmark::State& state) {
+  const int64_t rows = state.range(0);
+  const int64_t cols = state.range(1);
+  const auto type = static_cast<TensorType>(state.range(2));
+  const int num_x = static_cast<int>(state.range(3));
+  ThreadPool pool(static_cast<int>(state.range(4)));
+  const bool cold = state.range(5) != 0;
+
+  const TensorTypeTraits& traits = Traits(type);
+  const size_t row_bytes = cols / traits.block_size * traits.type_size;
+  const size_t matrix_bytes = rows * row_bytes;
+  const size_t copies = cold ? (kColdBytes + matrix_bytes - 1) / matrix_bytes : 1;
+  std::mt19937 rng(1);
+  const std::vector<uint8_t> data = RandomWeights(type, copies * matrix_bytes, rng);
+  std::vector<float> x(num_x * cols, 0.5f), y(num_x * rows);
+
+  size_t copy = 0;
+  for (auto _ : state) {
+    const WeightMatrix w{type, data.data() + copy * matrix_bytes, rows, cols, row_bytes};
+    MatMul(w, x.data(), num_x, y.data(), pool);
+    benchmark::DoNotOptimize(y.data());
+    copy = (copy + 1) % copies;
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * matrix_bytes));
+  state.SetLabel(std::string(traits.name) + (cold ? " cold" : " hot"));
+}
+
+void Shapes(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"rows", "cols", "type", "num_x", "threads", "cold"});
+  for (int type : {static_cast<int>(TensorType::Q4_1), static_cast<int>(TensorType::Q8_0)}) {
+    for (auto [rows, cols] : {std::pair<int, int>{1536, 576}, {576, 1536}, {576, 576}, {49152, 576}}) {
+      for (int num_x : {1, 2, 4, 8}) {
+        for (int threads : {1, 2}) {
+          for (int cold : {0, 1}) b->Args({rows, cols, type, num_x, threads, cold});
+        }
+      }
+    }
+  }
+}
+BENCHMARK(BM_MatMul)->Apply(Shapes)->UseRealTime();
+
+}  // namespace
+}  // namespace ri
+
+BENCHMARK_MAIN();

@@ -1,0 +1,73 @@
+// The seam between the model and what attention reads: one policy object per
+// sequence decides which cached positions each query attends to, writes the
+// rows' keys and values into the sequence's paged cache, and keeps its own
+// state and statistics. Full attention, Quest, StreamingLLM, TOVA and
+// RetroAttention are implementations of this interface.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+
+namespace ri {
+
+class SequenceKvCache;
+class ThreadPool;
+
+// What a row is doing in this forward pass (see docs/architecture).
+enum class RowRole : uint8_t {
+  kPrefill,  // a prompt token
+  kDecode,   // the newest token of a sequence
+  kRetro,    // a recent token re-run with a corrected attention output
+};
+
+// One layer's attention inputs for the rows of one sequence, in position order.
+struct LayerAttention {
+  int layer = 0;
+  int num_heads = 0;
+  int num_kv_heads = 0;
+  int head_dim = 0;
+  float scale = 0.0f;                // softmax scale, usually 1/sqrt(head_dim)
+  std::span<const int> positions;    // position of each row
+  std::span<const RowRole> roles;    // role of each row
+  const float* queries = nullptr;    // rows x num_heads x head_dim (after RoPE)
+  const float* keys = nullptr;       // rows x num_kv_heads x head_dim (after RoPE)
+  const float* values = nullptr;     // rows x num_kv_heads x head_dim
+  float* outputs = nullptr;          // rows x num_heads x head_dim
+  float* log_sum_exps = nullptr;     // rows x num_heads, or null when not wanted
+};
+
+// Counts a policy accumulates over its sequence's decode steps.
+struct AttentionStats {
+  uint64_t decode_steps = 0;
+  uint64_t positions_attended = 0;  // summed over layers and kv heads
+  uint64_t pages_read = 0;          // summed over layers and kv heads
+  uint64_t kv_bytes_read = 0;       // K and V bytes, plus page bounds read for selection
+};
+
+class AttentionPolicy {
+ public:
+  virtual ~AttentionPolicy() = default;
+  virtual std::string name() const = 0;
+
+  // Writes the rows' K/V into `cache` (append or, for retro rows, overwrite)
+  // and computes every row's attention output, each query seeing only
+  // positions up to its own.
+  virtual void Attend(const LayerAttention& call, SequenceKvCache& cache, ThreadPool& pool) = 0;
+
+  // Called once after all layers of a decode step ran.
+  void EndDecodeStep() {
+    ++stats_.decode_steps;
+    OnEndDecodeStep();
+  }
+
+  const AttentionStats& stats() const { return stats_; }
+
+ protected:
+  virtual void OnEndDecodeStep() {}
+
+  AttentionStats stats_;
+};
+
+}  // namespace ri

@@ -1,0 +1,36 @@
+// Exact softmax attention of one query head over a chosen set of cached
+// positions, given as runs within pages. Every policy computes its outputs
+// with this one routine, so a policy that selects everything reproduces full
+// attention exactly.
+#pragma once
+
+#include <span>
+#include <vector>
+
+namespace ri {
+
+class KvPagePool;
+
+// Positions [first, first + count) within `page` (slots, not sequence positions).
+struct PageRun {
+  int page = 0;
+  int first = 0;
+  int count = 0;
+};
+
+// out = softmax(scale * q.K^T) V over the runs' positions of `kv_head`;
+// *log_sum_exp (if not null) receives log(sum(exp(scale * q.k))).
+// `scores` must hold as many floats as the runs have positions.
+void AttendRuns(const KvPagePool& pool, int kv_head, std::span<const PageRun> runs,
+                const float* query, int head_dim, float scale, float* scores, float* out,
+                float* log_sum_exp);
+
+// Appends the runs covering positions [first, last] of a page table.
+void AppendRangeRuns(std::span<const int> page_table, int page_size, int first, int last,
+                     std::vector<PageRun>& runs);
+
+// Runs covering positions [0, last] of a page table (a causal prefix).
+void CausalPrefixRuns(std::span<const int> page_table, int page_size, int last,
+                      std::vector<PageRun>& runs);
+
+}  // namespace ri

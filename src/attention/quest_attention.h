@@ -1,0 +1,54 @@
+// Quest: query-aware page selection. A decode query reads, per kv head, the
+// pages with the highest upper-bound scores (from the pages' key min/max),
+// always including the page it is written to; prefill rows and the first
+// `dense_layers` layers attend densely.
+#pragma once
+
+#include <span>
+#include <vector>
+
+#include "attention/selective_attention.h"
+#include "attention/policy_config.h"
+
+namespace ri {
+
+class KvPagePool;
+
+// Upper bound of q.k over the keys of a page: sum_d max(q[d]*min[d], q[d]*max[d]).
+float PageUpperBound(const float* query, const float* key_min, const float* key_max, int head_dim);
+
+// The pages (indices into the page table, ascending) one kv head reads for a
+// query at `position`: the page holding `position` plus the `budget_pages`-1
+// other pages with the highest score, where a page's score is the sum of
+// PageUpperBound over the group's queries. Ties go to the more recent page.
+// All pages when the budget covers them.
+void SelectPages(const KvPagePool& pool, std::span<const int> page_table, int position,
+                 int kv_head, const float* group_queries, int group_size, int head_dim,
+                 int budget_pages, std::vector<float>& scores, std::vector<int>& selected);
+
+class QuestAttention : public SelectiveAttention {
+ public:
+  explicit QuestAttention(const PolicyConfig& config) : config_(config) {}
+  std::string name() const override { return "quest"; }
+
+ protected:
+  void SelectRuns(const LayerAttention& call, const SequenceKvCache& cache, int row, int kv_head,
+                  std::vector<PageRun>& runs) const override;
+  uint64_t SelectionBytes(const LayerAttention& call, const SequenceKvCache& cache,
+                          int row) const override;
+  // Whether the query of `row` attends sparsely (decode rows past the dense layers).
+  bool IsSparse(const LayerAttention& call, int row) const;
+  // Pages the query of `row` may read: all of its causal prefix when dense.
+  int BudgetPages(const LayerAttention& call, const SequenceKvCache& cache, int row) const;
+  // The page indices (ascending) the query of `row` reads through `kv_head`.
+  void SelectPageIndices(const LayerAttention& call, const SequenceKvCache& cache, int row,
+                         int kv_head, std::vector<int>& selected) const;
+
+  PolicyConfig config_;
+};
+
+// Runs covering the given page indices, each up to `last` (a causal limit).
+void RunsForPages(std::span<const int> page_table, std::span<const int> page_indices,
+                  int page_size, int last, std::vector<PageRun>& runs);
+
+}  // namespace ri

@@ -1,0 +1,39 @@
+// Run-time choice of the SIMD code path. Kernels are compiled for every level
+// and the best one the CPU supports is used unless a test forces a lower one.
+//
+// The environment variable RETROINFER_SIMD=scalar|avx2|avx512 caps the level
+// for the whole process (read once, at the first ActiveSimdLevel call; any
+// other value makes that call throw ri::Error).
+#pragma once
+
+#include <string_view>
+
+namespace ri {
+
+enum class SimdLevel { kScalar = 0, kAvx2 = 1, kAvx512 = 2 };
+
+// What the CPU and OS support (register state enabled in XCR0).
+struct CpuFeatures {
+  bool avx2 = false;  // AVX2 together with FMA and F16C
+  bool fma = false;
+  bool f16c = false;
+  bool avx512f = false;
+  bool avx512bw = false;
+  bool avx512vl = false;
+  bool avx512dq = false;
+  bool avx512vnni = false;  // informational: no kernel needs it
+  bool avx512bf16 = false;  // informational: no kernel needs it
+};
+const CpuFeatures& GetCpuFeatures();
+
+// The best level this CPU supports (AVX2 means AVX2+FMA+F16C; AVX-512 means
+// that plus AVX-512 F/BW/VL/DQ).
+SimdLevel DetectSimdLevel();
+// The level kernels use now: the detected one, capped by RETROINFER_SIMD,
+// unless forced.
+SimdLevel ActiveSimdLevel();
+// Forces a level (clamped to what the CPU supports); returns the previous one.
+SimdLevel ForceSimdLevel(SimdLevel level);
+std::string_view SimdLevelName(SimdLevel level);
+
+}  // namespace ri

@@ -1,0 +1,176 @@
+// Scalar dequantizers. Each mirrors the float32 operation order of the gguf
+// Python package (gguf/quants.py), e.g. Q4_1 is (d * q) + m with two
+// roundings, so results are bit-identical; this file is compiled with
+// -ffp-contract=off so that no multiply-add is fused.
+#include "kernels/dequantize.h"
+
+#include <cstring>
+
+#include "util/error.h"
+#include "util/fp16.h"
+
+namespace ri {
+
+namespace {
+
+float LoadFp16(const uint8_t* p) {
+  uint16_t h;
+  std::memcpy(&h, p, sizeof h);
+  return Fp16ToFloat(h);
+}
+
+uint32_t LoadU32(const uint8_t* p) {
+  uint32_t v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+// Q4_0 / Q4_1 / Q5_x nibble order: byte j holds element j (low nibble) and
+// element j + 16 (high nibble).
+uint32_t Nibble32(const uint8_t* qs, int e) { return (qs[e % 16] >> (4 * (e / 16))) & 0xF; }
+
+void DequantizeQ4_0(const uint8_t* b, float* out) {
+  const float d = LoadFp16(b);
+  for (int e = 0; e < 32; ++e) out[e] = d * static_cast<float>(static_cast<int>(Nibble32(b + 2, e)) - 8);
+}
+
+void DequantizeQ4_1(const uint8_t* b, float* out) {
+  const float d = LoadFp16(b);
+  const float m = LoadFp16(b + 2);
+  for (int e = 0; e < 32; ++e) out[e] = d * static_cast<float>(Nibble32(b + 4, e)) + m;
+}
+
+void DequantizeQ5_0(const uint8_t* b, float* out) {
+  const float d = LoadFp16(b);
+  const uint32_t qh = LoadU32(b + 2);
+  for (int e = 0; e < 32; ++e) {
+    const int q = static_cast<int>(Nibble32(b + 6, e) | (((qh >> e) & 1) << 4));
+    out[e] = d * static_cast<float>(q - 16);
+  }
+}
+
+void DequantizeQ5_1(const uint8_t* b, float* out) {
+  const float d = LoadFp16(b);
+  const float m = LoadFp16(b + 2);
+  const uint32_t qh = LoadU32(b + 4);
+  for (int e = 0; e < 32; ++e) {
+    const uint32_t q = Nibble32(b + 8, e) | (((qh >> e) & 1) << 4);
+    out[e] = d * static_cast<float>(q) + m;
+  }
+}
+
+void DequantizeQ8_0(const uint8_t* b, float* out) {
+  const float d = LoadFp16(b);
+  for (int e = 0; e < 32; ++e) out[e] = static_cast<float>(static_cast<int8_t>(b[2 + e])) * d;
+}
+
+// The 6-bit scale and min of sub-block s (0..7) of a Q4_K / Q5_K block.
+void KScaleMin(const uint8_t* scales, int s, uint32_t* scale, uint32_t* min) {
+  if (s < 4) {
+    *scale = scales[s] & 0x3F;
+    *min = scales[s + 4] & 0x3F;
+  } else {
+    *scale = (scales[s + 4] & 0x0F) | ((scales[s - 4] >> 2) & 0x30);
+    *min = (scales[s + 4] >> 4) | ((scales[s] >> 2) & 0x30);
+  }
+}
+
+// Q4_K / Q5_K: eight sub-blocks of 32; sub-block s takes the low (even s) or
+// high (odd s) nibbles of bytes 32 * (s / 2) ... + 31; Q5_K adds bit s of
+// qh[e % 32] as the fifth bit.
+void DequantizeQ45K(const uint8_t* b, const uint8_t* qh, const uint8_t* qs, float* out) {
+  const float d = LoadFp16(b);
+  const float dmin = LoadFp16(b + 2);
+  for (int s = 0; s < 8; ++s) {
+    uint32_t scale, min;
+    KScaleMin(b + 4, s, &scale, &min);
+    const float ds = d * static_cast<float>(scale);
+    const float ms = dmin * static_cast<float>(min);
+    const uint8_t* bytes = qs + 32 * (s / 2);
+    for (int i = 0; i < 32; ++i) {
+      uint32_t q = (bytes[i] >> (4 * (s % 2))) & 0xF;
+      if (qh != nullptr) q |= ((qh[i] >> s) & 1) << 4;
+      out[32 * s + i] = ds * static_cast<float>(q) - ms;
+    }
+  }
+}
+
+void DequantizeQ6_K(const uint8_t* b, float* out) {
+  const uint8_t* ql = b;
+  const uint8_t* qh = b + 128;
+  const int8_t* scales = reinterpret_cast<const int8_t*>(b + 192);
+  const float d = LoadFp16(b + 208);
+  for (int e = 0; e < 256; ++e) {
+    const int half = e / 128;
+    const int j = e % 128;
+    const uint32_t low = (ql[64 * half + j % 64] >> (4 * (j / 64))) & 0xF;
+    const uint32_t high = (qh[32 * half + j % 32] >> (2 * (j / 32))) & 0x3;
+    const int q = static_cast<int>(low | (high << 4)) - 32;
+    const float ds = d * static_cast<float>(scales[e / 16]);
+    out[e] = ds * static_cast<float>(q);
+  }
+}
+
+}  // namespace
+
+void DequantizeRow(TensorType type, const void* blocks, float* out, int64_t n) {
+  const TensorTypeTraits& traits = Traits(type);
+  if (!traits.computable) Fail("cannot dequantize tensor type {}", traits.name);
+  if (n < 0 || n % traits.block_size != 0) {
+    Fail("cannot dequantize {} elements of {}: not a multiple of its block size {}", n,
+         traits.name, traits.block_size);
+  }
+  const auto* src = static_cast<const uint8_t*>(blocks);
+  switch (type) {
+    case TensorType::F32:
+      std::memcpy(out, src, static_cast<size_t>(n) * sizeof(float));
+      return;
+    case TensorType::F16:
+      for (int64_t i = 0; i < n; ++i) out[i] = LoadFp16(src + 2 * i);
+      return;
+    case TensorType::BF16:
+      for (int64_t i = 0; i < n; ++i) {
+        uint16_t h;
+        std::memcpy(&h, src + 2 * i, sizeof h);
+        out[i] = Bf16ToFloat(h);
+      }
+      return;
+    default:
+      break;
+  }
+  const int64_t num_blocks = n / traits.block_size;
+  for (int64_t i = 0; i < num_blocks; ++i) {
+    const uint8_t* b = src + i * traits.type_size;
+    float* o = out + i * traits.block_size;
+    switch (type) {
+      case TensorType::Q4_0:
+        DequantizeQ4_0(b, o);
+        break;
+      case TensorType::Q4_1:
+        DequantizeQ4_1(b, o);
+        break;
+      case TensorType::Q5_0:
+        DequantizeQ5_0(b, o);
+        break;
+      case TensorType::Q5_1:
+        DequantizeQ5_1(b, o);
+        break;
+      case TensorType::Q8_0:
+        DequantizeQ8_0(b, o);
+        break;
+      case TensorType::Q4_K:
+        DequantizeQ45K(b, nullptr, b + 16, o);
+        break;
+      case TensorType::Q5_K:
+        DequantizeQ45K(b, b + 16, b + 48, o);
+        break;
+      case TensorType::Q6_K:
+        DequantizeQ6_K(b, o);
+        break;
+      default:
+        Fail("no dequantizer for tensor type {}", traits.name);
+    }
+  }
+}
+
+}  // namespace ri

@@ -1,0 +1,121 @@
+// AVX-512 (F/BW/VL/DQ + FMA + F16C) matmul kernels; this file alone is
+// compiled with those instruction sets and runs only when ActiveSimdLevel()
+// is kAvx512. A block of 32 weights is two 16-lane vectors, one accumulator
+// each.
+// GCC 12's AVX-512 headers trip its own uninitialized-variable warnings
+// (GCC bug 105593); silence them for the header only.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+#pragma GCC diagnostic pop
+
+#include <cstring>
+
+#include "kernels/matmul_simd.h"
+
+namespace ri::simd {
+
+namespace {
+
+// The two f16 values at `p` (d, then m) as floats in lanes 0 and 1.
+__m128 LoadTwoFp16(const uint8_t* p) {
+  uint32_t bits;
+  std::memcpy(&bits, p, sizeof bits);
+  return _mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(bits)));
+}
+
+__m512 LoadFp16Scale(const uint8_t* p) {
+  uint16_t bits;
+  std::memcpy(&bits, p, sizeof bits);
+  return _mm512_broadcastss_ps(_mm_cvtph_ps(_mm_cvtsi32_si128(bits)));
+}
+
+__m128i Load16Bytes(const uint8_t* p) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)); }
+
+struct Avx512 {
+  using Vec = __m512;
+  static constexpr int kLanes = 16;
+  static constexpr int kVecsPerBlock = 2;
+  static constexpr int kAccsPerRow = 2;
+  static constexpr int kMaxTile = 8;
+
+  static Vec Zero() { return _mm512_setzero_ps(); }
+  static Vec Load(const float* p) { return _mm512_loadu_ps(p); }
+  // The first `count` floats at p (any count; <= 0 loads nothing), zeros after.
+  static Vec LoadPartial(const float* p, int count) {
+    if (count <= 0) return Zero();
+    const __mmask16 mask = count >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << count) - 1);
+    return _mm512_maskz_loadu_ps(mask, p);
+  }
+  static Vec Fma(Vec a, Vec b, Vec c) { return _mm512_fmadd_ps(a, b, c); }
+  static float ReduceAdd(const Vec* acc) { return _mm512_reduce_add_ps(_mm512_add_ps(acc[0], acc[1])); }
+
+  struct DecodeF32 {
+    static constexpr TensorType kType = TensorType::F32;
+    static constexpr size_t kBlockBytes = 128;
+    static void Decode(const uint8_t* b, Vec* out) {
+      out[0] = _mm512_loadu_ps(b);
+      out[1] = _mm512_loadu_ps(b + 64);
+    }
+  };
+
+  struct DecodeF16 {
+    static constexpr TensorType kType = TensorType::F16;
+    static constexpr size_t kBlockBytes = 64;
+    static void Decode(const uint8_t* b, Vec* out) {
+      out[0] = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b)));
+      out[1] = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 32)));
+    }
+  };
+
+  // Weights as the reference dequantizer rounds them: d * (q - 8).
+  struct DecodeQ4_0 {
+    static constexpr TensorType kType = TensorType::Q4_0;
+    static constexpr size_t kBlockBytes = 18;
+    static void Decode(const uint8_t* b, Vec* out) {
+      const __m512 d = LoadFp16Scale(b);
+      const __m512i bytes = _mm512_cvtepu8_epi32(Load16Bytes(b + 2));
+      const __m512i eight = _mm512_set1_epi32(8);
+      const __m512i low = _mm512_sub_epi32(_mm512_and_si512(bytes, _mm512_set1_epi32(0xF)), eight);
+      const __m512i high = _mm512_sub_epi32(_mm512_srli_epi32(bytes, 4), eight);
+      out[0] = _mm512_mul_ps(d, _mm512_cvtepi32_ps(low));
+      out[1] = _mm512_mul_ps(d, _mm512_cvtepi32_ps(high));
+    }
+  };
+
+  // (d * q) + m with two roundings, as the reference.
+  struct DecodeQ4_1 {
+    static constexpr TensorType kType = TensorType::Q4_1;
+    static constexpr size_t kBlockBytes = 20;
+    static void Decode(const uint8_t* b, Vec* out) {
+      const __m128 dm = LoadTwoFp16(b);
+      const __m512 d = _mm512_broadcastss_ps(dm);
+      const __m512 m = _mm512_broadcastss_ps(_mm_movehdup_ps(dm));
+      const __m512i bytes = _mm512_cvtepu8_epi32(Load16Bytes(b + 4));
+      const __m512i low = _mm512_and_si512(bytes, _mm512_set1_epi32(0xF));
+      const __m512i high = _mm512_srli_epi32(bytes, 4);
+      out[0] = _mm512_add_ps(_mm512_mul_ps(d, _mm512_cvtepi32_ps(low)), m);
+      out[1] = _mm512_add_ps(_mm512_mul_ps(d, _mm512_cvtepi32_ps(high)), m);
+    }
+  };
+
+  struct DecodeQ8_0 {
+    static constexpr TensorType kType = TensorType::Q8_0;
+    static constexpr size_t kBlockBytes = 34;
+    static void Decode(const uint8_t* b, Vec* out) {
+      const __m512 d = LoadFp16Scale(b);
+      out[0] = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(Load16Bytes(b + 2))), d);
+      out[1] = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(Load16Bytes(b + 18))), d);
+    }
+  };
+};
+
+}  // namespace
+
+void MatMulRowsAvx512(const WeightMatrix& w, const float* x, int num_x, size_t x_stride, float* y,
+                      size_t y_stride, int64_t row_begin, int64_t row_end, float* scratch) {
+  MatMulRows<Avx512>(w, x, num_x, x_stride, y, y_stride, row_begin, row_end, scratch);
+}
+
+}  // namespace ri::simd

@@ -1,0 +1,166 @@
+// Loop structure shared by the SIMD matmul kernels (internal to ri_kernels).
+//
+// Each ISA file (matmul_avx2.cc, matmul_avx512.cc) instantiates these
+// templates with its own `Isa` struct declared in an anonymous namespace. That
+// gives every instantiation internal linkage, so no code compiled with wider
+// instructions can be picked by the linker for baseline callers. For the same
+// reason this header holds templates only.
+//
+// An `Isa` provides: `Vec` (a float vector of kLanes lanes), kVecsPerBlock
+// vectors per 32 weights, kAccsPerRow accumulators per (weight row, x row),
+// kMaxTile x rows per pass, Zero/Load/LoadPartial/Fma/ReduceAdd, and decoder
+// structs DecodeF32, DecodeF16, DecodeQ4_0, DecodeQ4_1, DecodeQ8_0 with
+// kType, kBlockBytes (bytes per 32 weights) and Decode(bytes, Vec*).
+//
+// Y[m][r] depends only on weight row r and x row m: every (r, m) pair runs
+// the same sequence of operations whatever the row range, the number of x
+// rows and the tiling, so results are identical for any split.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels/dequantize.h"
+#include "kernels/matmul.h"
+
+namespace ri::simd {
+
+// Weight rows per pass over the x tiles: a chunk stays in cache while all x
+// tiles (prefill) stream past it.
+constexpr int64_t kRowChunk = 64;
+
+// Y[m][r] for `R` weight rows and `M` x rows. `tail` (< 32) weights follow the
+// `num_blocks` full 32-weight groups (only for one-element-block types).
+template <class Isa, class Decoder, int R, int M>
+void KernelRows(const uint8_t* w_row, size_t row_bytes, int64_t num_blocks, int tail,
+                const float* x, size_t x_stride, float* y, size_t y_stride) {
+  using Vec = typename Isa::Vec;
+  constexpr int kV = Isa::kVecsPerBlock;
+  constexpr int kA = Isa::kAccsPerRow;
+  Vec acc[R][M][kA];
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 16
+    for (int m = 0; m < M; ++m) {
+#pragma GCC unroll 4
+      for (int a = 0; a < kA; ++a) acc[r][m][a] = Isa::Zero();
+    }
+  }
+  for (int64_t b = 0; b < num_blocks; ++b) {
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r) {
+      Vec wv[kV];
+      Decoder::Decode(w_row + r * row_bytes + b * Decoder::kBlockBytes, wv);
+#pragma GCC unroll 16
+      for (int m = 0; m < M; ++m) {
+        const float* xb = x + m * x_stride + b * 32;
+#pragma GCC unroll 4
+        for (int v = 0; v < kV; ++v) {
+          acc[r][m][v % kA] = Isa::Fma(wv[v], Isa::Load(xb + v * Isa::kLanes), acc[r][m][v % kA]);
+        }
+      }
+    }
+  }
+  if (tail > 0) {
+    for (int r = 0; r < R; ++r) {
+      alignas(64) float weights[32] = {};
+      DequantizeRow(Decoder::kType, w_row + r * row_bytes + num_blocks * Decoder::kBlockBytes,
+                    weights, tail);
+      for (int m = 0; m < M; ++m) {
+        const float* xb = x + m * x_stride + num_blocks * 32;
+        for (int v = 0; v < kV; ++v) {
+          acc[r][m][v % kA] = Isa::Fma(Isa::Load(weights + v * Isa::kLanes),
+                                       Isa::LoadPartial(xb + v * Isa::kLanes, tail - v * Isa::kLanes),
+                                       acc[r][m][v % kA]);
+        }
+      }
+    }
+  }
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 16
+    for (int m = 0; m < M; ++m) y[m * y_stride + r] = Isa::ReduceAdd(acc[r][m]);
+  }
+}
+
+// All `num_rows` weight rows against `m` (<= M) x rows. Few x rows leave few
+// independent accumulator chains per weight row, so several weight rows are
+// then interleaved to hide the FMA latency.
+template <class Isa, class Decoder, int M>
+void TileRows(int m, const uint8_t* w_rows, size_t row_bytes, int64_t num_rows, int64_t num_blocks,
+              int tail, const float* x, size_t x_stride, float* y, size_t y_stride) {
+  if constexpr (M > 1) {
+    if (m < M) {
+      TileRows<Isa, Decoder, M - 1>(m, w_rows, row_bytes, num_rows, num_blocks, tail, x, x_stride,
+                                    y, y_stride);
+      return;
+    }
+  }
+  constexpr int R = M == 1 ? 4 : (M == 2 ? 2 : 1);
+  int64_t r = 0;
+  for (; r + R <= num_rows; r += R) {
+    KernelRows<Isa, Decoder, R, M>(w_rows + r * row_bytes, row_bytes, num_blocks, tail, x,
+                                   x_stride, y + r, y_stride);
+  }
+  for (; r < num_rows; ++r) {
+    KernelRows<Isa, Decoder, 1, M>(w_rows + r * row_bytes, row_bytes, num_blocks, tail, x,
+                                   x_stride, y + r, y_stride);
+  }
+}
+
+// Weight rows [row_begin, row_end) of rows `row_bytes` apart, `cols` wide.
+template <class Isa, class Decoder>
+void RunRows(const uint8_t* data, size_t row_bytes, int64_t cols, const float* x, int num_x,
+             size_t x_stride, float* y, size_t y_stride, int64_t row_begin, int64_t row_end) {
+  const int64_t num_blocks = cols / 32;
+  const int tail = static_cast<int>(cols % 32);
+  for (int64_t r0 = row_begin; r0 < row_end; r0 += kRowChunk) {
+    const int64_t r1 = row_end - r0 < kRowChunk ? row_end : r0 + kRowChunk;
+    for (int m0 = 0; m0 < num_x; m0 += Isa::kMaxTile) {
+      const int m = num_x - m0 < Isa::kMaxTile ? num_x - m0 : Isa::kMaxTile;
+      TileRows<Isa, Decoder, Isa::kMaxTile>(m, data + r0 * row_bytes, row_bytes, r1 - r0,
+                                            num_blocks, tail, x + m0 * x_stride, x_stride,
+                                            y + m0 * y_stride + r0, y_stride);
+    }
+  }
+}
+
+// Entry point of an ISA file. Types without a fast decoder are dequantized one
+// row at a time into `scratch` (w.cols floats) and multiplied as F32.
+template <class Isa>
+void MatMulRows(const WeightMatrix& w, const float* x, int num_x, size_t x_stride, float* y,
+                size_t y_stride, int64_t row_begin, int64_t row_end, float* scratch) {
+  const auto run = [&](auto decoder) {
+    RunRows<Isa, decltype(decoder)>(w.data, w.row_bytes, w.cols, x, num_x, x_stride, y, y_stride,
+                                    row_begin, row_end);
+  };
+  switch (w.type) {
+    case TensorType::F32:
+      return run(typename Isa::DecodeF32{});
+    case TensorType::F16:
+      return run(typename Isa::DecodeF16{});
+    case TensorType::Q4_0:
+      return run(typename Isa::DecodeQ4_0{});
+    case TensorType::Q4_1:
+      return run(typename Isa::DecodeQ4_1{});
+    case TensorType::Q8_0:
+      return run(typename Isa::DecodeQ8_0{});
+    default:
+      break;
+  }
+  const auto* row_floats = reinterpret_cast<const uint8_t*>(scratch);
+  for (int64_t r = row_begin; r < row_end; ++r) {
+    DequantizeRow(w.type, w.data + r * w.row_bytes, scratch, w.cols);
+    RunRows<Isa, typename Isa::DecodeF32>(row_floats, 0, w.cols, x, num_x, x_stride, y + r,
+                                          y_stride, 0, 1);
+  }
+}
+
+// The instantiations, compiled with their ISA's flags; `scratch` holds
+// w.cols floats.
+void MatMulRowsAvx2(const WeightMatrix& w, const float* x, int num_x, size_t x_stride, float* y,
+                    size_t y_stride, int64_t row_begin, int64_t row_end, float* scratch);
+void MatMulRowsAvx512(const WeightMatrix& w, const float* x, int num_x, size_t x_stride, float* y,
+                      size_t y_stride, int64_t row_begin, int64_t row_end, float* scratch);
+
+}  // namespace ri::simd

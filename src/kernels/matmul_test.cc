@@ -1,0 +1,317 @@
+// MatMulRows / MatMul at every SIMD level this CPU supports against a
+// brute-force double-precision reference built on DequantizeRow (itself
+// checked bit for bit against the gguf package in dequantize_test.cc).
+#include "kernels/matmul.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "kernels/cpu_features.h"
+#include "kernels/dequantize.h"
+#include "kernels/types.h"
+#include "util/error.h"
+#include "util/fp16.h"
+#include "util/thread_pool.h"
+
+namespace ri {
+namespace {
+
+const TensorType kAllTypes[] = {TensorType::F32,  TensorType::F16,  TensorType::BF16,
+                                TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0,
+                                TensorType::Q5_1, TensorType::Q8_0, TensorType::Q4_K,
+                                TensorType::Q5_K, TensorType::Q6_K};
+
+// Byte offsets of the f16 scale fields (d, m, dmin) inside a block.
+std::vector<size_t> ScaleOffsets(TensorType type) {
+  switch (type) {
+    case TensorType::Q4_0:
+    case TensorType::Q5_0:
+    case TensorType::Q8_0:
+      return {0};
+    case TensorType::Q4_1:
+    case TensorType::Q5_1:
+    case TensorType::Q4_K:
+    case TensorType::Q5_K:
+      return {0, 2};
+    case TensorType::Q6_K:
+      return {208};
+    default:
+      return {};
+  }
+}
+
+// A random weight matrix: random quant bits with moderate random scales, or
+// normally distributed values for the float types.
+struct RandomMatrix {
+  std::vector<uint8_t> bytes;
+  WeightMatrix w;
+
+  RandomMatrix(TensorType type, int64_t rows, int64_t cols, std::mt19937& rng) {
+    const TensorTypeTraits& traits = Traits(type);
+    w.type = type;
+    w.rows = rows;
+    w.cols = cols;
+    w.row_bytes = cols / traits.block_size * traits.type_size;
+    bytes.resize(rows * w.row_bytes);
+    std::uniform_int_distribution<int> byte(0, 255);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    std::uniform_real_distribution<float> scale(-0.05f, 0.05f);
+    for (size_t i = 0; i < bytes.size(); i += traits.type_size) {
+      uint8_t* block = &bytes[i];
+      if (type == TensorType::F32) {
+        const float v = normal(rng);
+        std::memcpy(block, &v, 4);
+      } else if (type == TensorType::F16 || type == TensorType::BF16) {
+        const float v = normal(rng);
+        uint32_t bits;
+        std::memcpy(&bits, &v, 4);
+        const uint16_t h = type == TensorType::F16 ? FloatToFp16(v) : static_cast<uint16_t>(bits >> 16);
+        std::memcpy(block, &h, 2);
+      } else {
+        for (size_t j = 0; j < traits.type_size; ++j) block[j] = static_cast<uint8_t>(byte(rng));
+        for (size_t offset : ScaleOffsets(type)) {
+          const uint16_t h = FloatToFp16(scale(rng));
+          std::memcpy(block + offset, &h, 2);
+        }
+      }
+    }
+    w.data = bytes.data();
+  }
+};
+
+std::vector<float> RandomActivations(size_t n, std::mt19937& rng) {
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> x(n);
+  for (float& v : x) v = normal(rng);
+  return x;
+}
+
+// Exact (double) dot products of the dequantized weights, and the sums of
+// |w * x| that bound the float rounding error.
+struct Reference {
+  std::vector<double> value;      // [m * rows + r]
+  std::vector<double> magnitude;  // [m * rows + r]
+};
+
+Reference ComputeReference(const WeightMatrix& w, const float* x, int num_x, size_t x_stride) {
+  Reference ref;
+  ref.value.resize(num_x * w.rows);
+  ref.magnitude.resize(num_x * w.rows);
+  std::vector<float> row(w.cols);
+  for (int64_t r = 0; r < w.rows; ++r) {
+    DequantizeRow(w.type, w.data + r * w.row_bytes, row.data(), w.cols);
+    for (int m = 0; m < num_x; ++m) {
+      double sum = 0.0, magnitude = 0.0;
+      for (int64_t c = 0; c < w.cols; ++c) {
+        const double product = static_cast<double>(row[c]) * x[m * x_stride + c];
+        sum += product;
+        magnitude += std::fabs(product);
+      }
+      ref.value[m * w.rows + r] = sum;
+      ref.magnitude[m * w.rows + r] = magnitude;
+    }
+  }
+  return ref;
+}
+
+// Any float evaluation of a sum of n products of exactly represented weights
+// and activations (any order, with or without FMA) is within
+// gamma_n * sum |w x|, gamma_n = n u / (1 - n u), u = 2^-24 (Higham, Accuracy
+// and Stability of Numerical Algorithms, 3.1). The kernels use exactly the
+// dequantized weights, so this bound is rigorous; a wrongly decoded weight
+// shows up as an error of order |w x| ~ sum |w x| / n, far above it for the
+// sizes used here.
+double Tolerance(int64_t n, double magnitude) {
+  const double nu = static_cast<double>(n) * std::ldexp(1.0, -24);
+  return nu / (1.0 - nu) * magnitude + 1e-30;
+}
+
+class SimdLevelGuard {
+ public:
+  explicit SimdLevelGuard(SimdLevel level) : previous_(ForceSimdLevel(level)) {}
+  ~SimdLevelGuard() { ForceSimdLevel(previous_); }
+
+ private:
+  SimdLevel previous_;
+};
+
+std::vector<SimdLevel> SupportedLevels() {
+  std::vector<SimdLevel> levels;
+  for (SimdLevel level : {SimdLevel::kScalar, SimdLevel::kAvx2, SimdLevel::kAvx512}) {
+    if (level <= DetectSimdLevel()) levels.push_back(level);
+  }
+  return levels;
+}
+
+// Column counts per type: several blocks, and for one-element-block types
+// counts that leave a partial 32-element group.
+std::vector<int64_t> ColumnCounts(TensorType type) {
+  switch (Traits(type).block_size) {
+    case 1:
+      return {37, 64, 200};
+    case 32:
+      return {32, 96, 224};
+    default:
+      return {256, 512};
+  }
+}
+
+std::string Label(SimdLevel level, TensorType type, int64_t cols, int num_x) {
+  return std::string(SimdLevelName(level)) + " " + std::string(Traits(type).name) + " cols=" +
+         std::to_string(cols) + " num_x=" + std::to_string(num_x);
+}
+
+TEST(MatMulRowsTest, MatchesDoubleReferenceAtEverySimdLevel) {
+  std::mt19937 rng(7);
+  constexpr int64_t kRows = 37;
+  const int kNumX[] = {1, 2, 3, 4, 7, 8, 16, 33};
+  for (SimdLevel level : SupportedLevels()) {
+    SimdLevelGuard guard(level);
+    ASSERT_EQ(ActiveSimdLevel(), level);
+    for (TensorType type : kAllTypes) {
+      for (int64_t cols : ColumnCounts(type)) {
+        const RandomMatrix matrix(type, kRows, cols, rng);
+        const WeightMatrix& w = matrix.w;
+        const size_t x_stride = cols + 3;  // strides wider than the rows
+        const size_t y_stride = kRows + 5;
+        const std::vector<float> x = RandomActivations(33 * x_stride, rng);
+        const Reference ref = ComputeReference(w, x.data(), 33, x_stride);
+        for (int num_x : kNumX) {
+          // Odd row ranges; rows outside the range must stay untouched.
+          for (auto [begin, end] : {std::pair<int64_t, int64_t>{0, kRows}, {3, 30}, {5, 6}}) {
+            std::vector<float> y(num_x * y_stride, std::numeric_limits<float>::quiet_NaN());
+            MatMulRows(w, x.data(), num_x, x_stride, y.data(), y_stride, begin, end);
+            for (int m = 0; m < num_x; ++m) {
+              for (int64_t r = 0; r < static_cast<int64_t>(y_stride); ++r) {
+                const float actual = y[m * y_stride + r];
+                if (r < begin || r >= end) {
+                  ASSERT_TRUE(std::isnan(actual)) << Label(level, type, cols, num_x) << " wrote row " << r;
+                  continue;
+                }
+                const size_t i = m * kRows + r;
+                ASSERT_NEAR(actual, ref.value[i], Tolerance(cols, ref.magnitude[i]))
+                    << Label(level, type, cols, num_x) << " m=" << m << " r=" << r;
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// At a given level each output depends only on its weight row and its
+// activation row: the same bits whatever num_x and the row range.
+TEST(MatMulRowsTest, OutputsIndependentOfBatchAndRowRange) {
+  std::mt19937 rng(11);
+  constexpr int64_t kRows = 70;
+  constexpr int kNumX = 19;
+  for (SimdLevel level : SupportedLevels()) {
+    SimdLevelGuard guard(level);
+    for (TensorType type : kAllTypes) {
+      const int64_t cols = ColumnCounts(type).back();
+      const RandomMatrix matrix(type, kRows, cols, rng);
+      const std::vector<float> x = RandomActivations(kNumX * cols, rng);
+      std::vector<float> all(kNumX * kRows);
+      MatMulRows(matrix.w, x.data(), kNumX, cols, all.data(), kRows, 0, kRows);
+      for (int m = 0; m < kNumX; ++m) {
+        std::vector<float> single(kRows);
+        for (int64_t r = 0; r < kRows; r += 3) {
+          MatMulRows(matrix.w, x.data() + m * cols, 1, cols, single.data(), kRows, r,
+                     std::min(r + 3, kRows));
+        }
+        ASSERT_EQ(0, std::memcmp(single.data(), all.data() + m * kRows, kRows * sizeof(float)))
+            << Label(level, type, cols, kNumX) << " m=" << m;
+      }
+    }
+  }
+}
+
+// Prefill-sized batches work (tiled over activation rows).
+TEST(MatMulRowsTest, LargeBatch) {
+  std::mt19937 rng(3);
+  constexpr int kNumX = 512;
+  for (SimdLevel level : SupportedLevels()) {
+    SimdLevelGuard guard(level);
+    for (TensorType type : {TensorType::Q4_1, TensorType::Q8_0, TensorType::Q6_K}) {
+      const int64_t cols = ColumnCounts(type)[0];
+      const RandomMatrix matrix(type, 21, cols, rng);
+      const std::vector<float> x = RandomActivations(kNumX * cols, rng);
+      const Reference ref = ComputeReference(matrix.w, x.data(), kNumX, cols);
+      std::vector<float> y(kNumX * 21);
+      MatMulRows(matrix.w, x.data(), kNumX, cols, y.data(), 21, 0, 21);
+      for (size_t i = 0; i < y.size(); ++i) {
+        ASSERT_NEAR(y[i], ref.value[i], Tolerance(cols, ref.magnitude[i]))
+            << Label(level, type, cols, kNumX) << " i=" << i;
+      }
+    }
+  }
+}
+
+TEST(MatMulTest, ThreadCountDoesNotChangeResults) {
+  std::mt19937 rng(5);
+  ThreadPool pools[] = {ThreadPool(1), ThreadPool(2), ThreadPool(3)};
+  for (TensorType type : kAllTypes) {
+    const int64_t cols = ColumnCounts(type)[0];
+    const int64_t rows = 203;  // not a multiple of the grain
+    const RandomMatrix matrix(type, rows, cols, rng);
+    for (int num_x : {1, 5}) {
+      const std::vector<float> x = RandomActivations(num_x * cols, rng);
+      std::vector<float> expected(num_x * rows);
+      MatMulRows(matrix.w, x.data(), num_x, cols, expected.data(), rows, 0, rows);
+      for (ThreadPool& pool : pools) {
+        std::vector<float> y(num_x * rows, std::numeric_limits<float>::quiet_NaN());
+        MatMul(matrix.w, x.data(), num_x, y.data(), pool);
+        ASSERT_EQ(0, std::memcmp(y.data(), expected.data(), y.size() * sizeof(float)))
+            << Traits(type).name << " threads=" << pool.num_threads() << " num_x=" << num_x;
+      }
+    }
+  }
+}
+
+TEST(MatMulRowsTest, RejectsBadArguments) {
+  std::mt19937 rng(1);
+  const RandomMatrix matrix(TensorType::Q4_0, 4, 64, rng);
+  std::vector<float> x(2 * 64), y(2 * 4);
+  WeightMatrix w = matrix.w;
+  EXPECT_THROW(MatMulRows(w, x.data(), 1, 64, y.data(), 4, 0, 5), Error);
+  EXPECT_THROW(MatMulRows(w, x.data(), 1, 64, y.data(), 4, 3, 2), Error);
+  EXPECT_THROW(MatMulRows(w, x.data(), -1, 64, y.data(), 4, 0, 4), Error);
+  EXPECT_THROW(MatMulRows(w, x.data(), 2, 32, y.data(), 4, 0, 4), Error);
+  w.row_bytes = 10;
+  EXPECT_THROW(MatMulRows(w, x.data(), 1, 64, y.data(), 4, 0, 4), Error);
+  w = matrix.w;
+  w.cols = 48;
+  EXPECT_THROW(MatMulRows(w, x.data(), 1, 64, y.data(), 4, 0, 4), Error);
+  w = matrix.w;
+  w.type = TensorType::Q2_K;
+  EXPECT_THROW(MatMulRows(w, x.data(), 1, 64, y.data(), 4, 0, 4), Error);
+}
+
+TEST(CpuFeaturesTest, ForceClampsToDetectedLevel) {
+  const SimdLevel detected = DetectSimdLevel();
+  const SimdLevel before = ForceSimdLevel(SimdLevel::kScalar);
+  EXPECT_EQ(ActiveSimdLevel(), SimdLevel::kScalar);
+  EXPECT_EQ(ForceSimdLevel(SimdLevel::kAvx512), SimdLevel::kScalar);
+  EXPECT_EQ(ActiveSimdLevel(), detected);
+  ForceSimdLevel(before);
+  EXPECT_EQ(SimdLevelName(SimdLevel::kAvx2), "avx2");
+  const CpuFeatures& f = GetCpuFeatures();
+  if (detected == SimdLevel::kAvx512) {
+    EXPECT_TRUE(f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq);
+  }
+  if (detected >= SimdLevel::kAvx2) {
+    EXPECT_TRUE(f.avx2 && f.fma && f.f16c);
+  }
+}
+
+}  // namespace
+}  // namespace ri

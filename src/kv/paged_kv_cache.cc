@@ -1,0 +1,143 @@
+#include "kv/paged_kv_cache.h"
+
+#include <algorithm>
+#include <limits>
+
+#include "util/error.h"
+#include "util/fp16.h"
+
+namespace ri {
+
+KvPagePool::KvPagePool(const KvGeometry& geometry)
+    : geometry_(geometry),
+      page_elements_(2 * static_cast<size_t>(geometry.num_kv_heads) * geometry.page_size *
+                     geometry.head_dim) {
+  const int page_size = geometry.page_size;
+  if (page_size <= 0 || (page_size & (page_size - 1)) != 0) {
+    Fail("page size must be a positive power of two, got {}", page_size);
+  }
+}
+
+size_t KvPagePool::page_bytes() const {
+  return page_elements_ * sizeof(uint16_t) +
+         2 * static_cast<size_t>(geometry_.num_kv_heads) * geometry_.head_dim * sizeof(float);
+}
+
+size_t KvPagePool::KeyOffset(int kv_head) const {
+  return static_cast<size_t>(2 * kv_head) * geometry_.page_size * geometry_.head_dim;
+}
+
+size_t KvPagePool::ValueOffset(int kv_head) const {
+  return KeyOffset(kv_head) + static_cast<size_t>(geometry_.page_size) * geometry_.head_dim;
+}
+
+uint16_t* KvPagePool::Slot(int page) const {
+  return slabs_[page / kPagesPerSlab].get() + (page % kPagesPerSlab) * page_elements_;
+}
+
+float* KvPagePool::Bounds(int page) const {
+  const size_t bound_floats = 2 * static_cast<size_t>(geometry_.num_kv_heads) * geometry_.head_dim;
+  return bound_slabs_[page / kPagesPerSlab].get() + (page % kPagesPerSlab) * bound_floats;
+}
+
+int KvPagePool::Allocate() {
+  if (!free_.empty()) {
+    const int page = free_.back();
+    free_.pop_back();
+    return page;
+  }
+  if (allocated_ % kPagesPerSlab == 0) {
+    const size_t bound_floats =
+        2 * static_cast<size_t>(geometry_.num_kv_heads) * geometry_.head_dim;
+    slabs_.push_back(std::make_unique<uint16_t[]>(kPagesPerSlab * page_elements_));
+    bound_slabs_.push_back(std::make_unique<float[]>(kPagesPerSlab * bound_floats));
+  }
+  return allocated_++;
+}
+
+void KvPagePool::Release(int page) { free_.push_back(page); }
+
+SequenceKvCache::SequenceKvCache(KvPagePool& pool)
+    : pool_(pool), pages_(pool.geometry().num_layers), lengths_(pool.geometry().num_layers, 0) {}
+
+SequenceKvCache::~SequenceKvCache() { Clear(); }
+
+void SequenceKvCache::Clear() {
+  for (auto& layer_pages : pages_) {
+    for (int page : layer_pages) {
+      if (page >= 0) pool_.Release(page);
+    }
+    layer_pages.clear();
+  }
+  std::fill(lengths_.begin(), lengths_.end(), 0);
+}
+
+void SequenceKvCache::ReleasePage(int layer, int page_index) {
+  int& page = pages_[layer][page_index];
+  if (page < 0) return;
+  pool_.Release(page);
+  page = -1;
+}
+
+size_t SequenceKvCache::bytes_in_use() const {
+  size_t pages = 0;
+  for (const auto& layer_pages : pages_) {
+    pages += std::count_if(layer_pages.begin(), layer_pages.end(), [](int p) { return p >= 0; });
+  }
+  return pages * pool_.page_bytes();
+}
+
+void SequenceKvCache::Write(int layer, int position, const float* key, const float* value) {
+  const KvGeometry& g = geometry();
+  const int length = lengths_[layer];
+  if (position < 0 || position > length) {
+    Fail("KV write at position {} of layer {} whose length is {}", position, layer, length);
+  }
+  const bool append = position == length;
+  if (append && position % g.page_size == 0) pages_[layer].push_back(pool_.Allocate());
+  const int page = pages_[layer][position / g.page_size];
+  if (page < 0) Fail("KV write at position {} of layer {} into an evicted page", position, layer);
+  const int slot = position % g.page_size;
+  for (int h = 0; h < g.num_kv_heads; ++h) {
+    const float* k = key + static_cast<size_t>(h) * g.head_dim;
+    const float* v = value + static_cast<size_t>(h) * g.head_dim;
+    uint16_t* k_out = pool_.keys(page, h) + static_cast<size_t>(slot) * g.head_dim;
+    uint16_t* v_out = pool_.values(page, h) + static_cast<size_t>(slot) * g.head_dim;
+    for (int d = 0; d < g.head_dim; ++d) {
+      k_out[d] = FloatToFp16(k[d]);
+      v_out[d] = FloatToFp16(v[d]);
+    }
+    if (append) {
+      // Bounds of the stored (F16) keys, so that Quest's bound is exact.
+      float* lo = pool_.key_min(page, h);
+      float* hi = pool_.key_max(page, h);
+      for (int d = 0; d < g.head_dim; ++d) {
+        const float stored = Fp16ToFloat(k_out[d]);
+        lo[d] = slot == 0 ? stored : std::min(lo[d], stored);
+        hi[d] = slot == 0 ? stored : std::max(hi[d], stored);
+      }
+    } else {
+      const int filled = std::min(g.page_size, length - (position / g.page_size) * g.page_size);
+      RecomputeBounds(page, h, filled);
+    }
+  }
+  if (append) lengths_[layer] = length + 1;
+}
+
+void SequenceKvCache::RecomputeBounds(int page, int kv_head, int filled) {
+  const int head_dim = geometry().head_dim;
+  float* lo = pool_.key_min(page, kv_head);
+  float* hi = pool_.key_max(page, kv_head);
+  std::fill(lo, lo + head_dim, std::numeric_limits<float>::infinity());
+  std::fill(hi, hi + head_dim, -std::numeric_limits<float>::infinity());
+  const uint16_t* keys = pool_.keys(page, kv_head);
+  for (int slot = 0; slot < filled; ++slot) {
+    for (int d = 0; d < head_dim; ++d) {
+      const float stored = Fp16ToFloat(keys[static_cast<size_t>(slot) * head_dim + d]);
+      lo[d] = std::min(lo[d], stored);
+      hi[d] = std::max(hi[d], stored);
+    }
+  }
+}
+
+}  // namespace ri

@@ -1,0 +1,175 @@
+#include "model/model.h"
+
+#include <cmath>
+
+#include "gguf/gguf_file.h"
+#include "kernels/dequantize.h"
+#include "util/error.h"
+#include "util/thread_pool.h"
+
+namespace ri {
+
+namespace {
+
+std::unique_ptr<gguf::File> OpenFile(const std::string& path) {
+  return std::make_unique<gguf::File>(gguf::File::Open(path));
+}
+
+void AddBias(float* rows, const std::vector<float>& bias, int num_rows) {
+  if (bias.empty()) return;
+  const size_t width = bias.size();
+  for (int r = 0; r < num_rows; ++r) {
+    for (size_t i = 0; i < width; ++i) rows[r * width + i] += bias[i];
+  }
+}
+
+}  // namespace
+
+// Row-major activation buffers of one Forward call (rows x width).
+struct Model::Activations {
+  std::vector<float> residual, normed, queries, keys, values, attention, gate, up;
+};
+
+std::unique_ptr<Model> Model::Load(const std::string& path) {
+  return std::make_unique<Model>(OpenFile(path));
+}
+
+Model::Model(std::unique_ptr<gguf::File> file)
+    : file_(std::move(file)),
+      config_(ModelConfig::FromGguf(*file_)),
+      weights_(ModelWeights::FromGguf(*file_, config_)),
+      rope_(config_, weights_.rope_factors) {}
+
+Model::Model(ModelConfig config, ModelWeights weights, std::shared_ptr<const void> storage)
+    : storage_(std::move(storage)),
+      config_(std::move(config)),
+      weights_(std::move(weights)),
+      rope_(config_, weights_.rope_factors) {}
+
+Model::~Model() = default;
+
+void Model::Forward(std::span<const ForwardRow> rows, std::span<const SequenceContext> sequences,
+                    ThreadPool& pool, std::vector<float>& logits) const {
+  const ModelConfig& c = config_;
+  const int n = static_cast<int>(rows.size());
+  const size_t hidden = c.hidden_size;
+  Activations a;
+  a.residual.resize(n * hidden);
+  a.normed.resize(n * hidden);
+  a.queries.resize(n * static_cast<size_t>(c.num_heads) * c.head_dim);
+  a.keys.resize(n * static_cast<size_t>(c.num_kv_heads) * c.head_dim);
+  a.values.resize(a.keys.size());
+  a.attention.resize(a.queries.size());
+  a.gate.resize(n * static_cast<size_t>(c.ffn_size));
+  a.up.resize(a.gate.size());
+
+  const WeightMatrix& embedding = weights_.token_embedding;
+  for (int r = 0; r < n; ++r) {
+    if (rows[r].token < 0 || rows[r].token >= c.vocab_size) {
+      Fail("token id {} is outside the vocabulary of {} tokens", rows[r].token, c.vocab_size);
+    }
+    DequantizeRow(embedding.type, embedding.data + rows[r].token * embedding.row_bytes,
+                  a.residual.data() + r * hidden, static_cast<int64_t>(hidden));
+  }
+
+  for (int layer = 0; layer < c.num_layers; ++layer) {
+    Attention(layer, rows, sequences, a, pool);
+    FeedForward(layer, n, a, pool);
+  }
+
+  std::vector<float> final_rows;
+  for (int r = 0; r < n; ++r) {
+    if (!rows[r].wants_logits) continue;
+    final_rows.resize(final_rows.size() + hidden);
+    RmsNorm(a.residual.data() + r * hidden, weights_.output_norm.data(), c.hidden_size,
+            c.rms_norm_eps, final_rows.data() + final_rows.size() - hidden);
+  }
+  const int logit_rows = static_cast<int>(final_rows.size() / hidden);
+  logits.assign(static_cast<size_t>(logit_rows) * c.vocab_size, 0.0f);
+  if (logit_rows > 0) MatMul(weights_.output, final_rows.data(), logit_rows, logits.data(), pool);
+}
+
+void Model::Attention(int layer, std::span<const ForwardRow> rows,
+                      std::span<const SequenceContext> sequences, Activations& a,
+                      ThreadPool& pool) const {
+  const ModelConfig& c = config_;
+  const LayerWeights& w = weights_.layers[layer];
+  const int n = static_cast<int>(rows.size());
+  const int hidden = c.hidden_size;
+  for (int r = 0; r < n; ++r) {
+    RmsNorm(a.residual.data() + r * hidden, w.attention_norm.data(), hidden, c.rms_norm_eps,
+            a.normed.data() + r * hidden);
+  }
+  MatMul(w.query, a.normed.data(), n, a.queries.data(), pool);
+  MatMul(w.key, a.normed.data(), n, a.keys.data(), pool);
+  MatMul(w.value, a.normed.data(), n, a.values.data(), pool);
+  AddBias(a.queries.data(), w.query_bias, n);
+  AddBias(a.keys.data(), w.key_bias, n);
+  AddBias(a.values.data(), w.value_bias, n);
+
+  const int head_dim = c.head_dim;
+  for (int r = 0; r < n; ++r) {
+    for (int h = 0; h < c.num_heads; ++h) {
+      float* q = a.queries.data() + (static_cast<size_t>(r) * c.num_heads + h) * head_dim;
+      if (c.qk_norm) RmsNorm(q, w.query_norm.data(), head_dim, c.rms_norm_eps, q);
+      rope_.Apply(q, rows[r].position);
+    }
+    for (int h = 0; h < c.num_kv_heads; ++h) {
+      float* k = a.keys.data() + (static_cast<size_t>(r) * c.num_kv_heads + h) * head_dim;
+      if (c.qk_norm) RmsNorm(k, w.key_norm.data(), head_dim, c.rms_norm_eps, k);
+      rope_.Apply(k, rows[r].position);
+    }
+  }
+
+  // One policy call per sequence, over its contiguous rows.
+  std::vector<int> positions;
+  std::vector<RowRole> roles;
+  const size_t q_width = static_cast<size_t>(c.num_heads) * head_dim;
+  const size_t kv_width = static_cast<size_t>(c.num_kv_heads) * head_dim;
+  for (int begin = 0; begin < n;) {
+    int end = begin;
+    positions.clear();
+    roles.clear();
+    while (end < n && rows[end].sequence == rows[begin].sequence) {
+      positions.push_back(rows[end].position);
+      roles.push_back(rows[end].role);
+      ++end;
+    }
+    const SequenceContext& sequence = sequences[rows[begin].sequence];
+    LayerAttention call{.layer = layer,
+                        .num_heads = c.num_heads,
+                        .num_kv_heads = c.num_kv_heads,
+                        .head_dim = head_dim,
+                        .scale = 1.0f / std::sqrt(static_cast<float>(head_dim)),
+                        .positions = positions,
+                        .roles = roles,
+                        .queries = a.queries.data() + begin * q_width,
+                        .keys = a.keys.data() + begin * kv_width,
+                        .values = a.values.data() + begin * kv_width,
+                        .outputs = a.attention.data() + begin * q_width,
+                        .log_sum_exps = nullptr};
+    sequence.policy->Attend(call, *sequence.cache, pool);
+    begin = end;
+  }
+
+  // Output projection, added to the residual stream.
+  MatMul(w.attention_output, a.attention.data(), n, a.normed.data(), pool);
+  for (size_t i = 0; i < static_cast<size_t>(n) * hidden; ++i) a.residual[i] += a.normed[i];
+}
+
+void Model::FeedForward(int layer, int num_rows, Activations& a, ThreadPool& pool) const {
+  const ModelConfig& c = config_;
+  const LayerWeights& w = weights_.layers[layer];
+  const int hidden = c.hidden_size;
+  for (int r = 0; r < num_rows; ++r) {
+    RmsNorm(a.residual.data() + r * hidden, w.ffn_norm.data(), hidden, c.rms_norm_eps,
+            a.normed.data() + r * hidden);
+  }
+  MatMul(w.ffn_gate, a.normed.data(), num_rows, a.gate.data(), pool);
+  MatMul(w.ffn_up, a.normed.data(), num_rows, a.up.data(), pool);
+  SwiGlu(a.gate.data(), a.up.data(), num_rows * c.ffn_size);
+  MatMul(w.ffn_down, a.gate.data(), num_rows, a.normed.data(), pool);
+  for (size_t i = 0; i < static_cast<size_t>(num_rows) * hidden; ++i) a.residual[i] += a.normed[i];
+}
+
+}  // namespace ri

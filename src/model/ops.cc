@@ -1,0 +1,49 @@
+#include "model/ops.h"
+
+#include <cmath>
+
+namespace ri {
+
+void RmsNorm(const float* x, const float* weight, int size, float eps, float* out) {
+  float sum_squares = 0.0f;
+  for (int i = 0; i < size; ++i) sum_squares += x[i] * x[i];
+  const float inverse_rms = 1.0f / std::sqrt(sum_squares / static_cast<float>(size) + eps);
+  for (int i = 0; i < size; ++i) out[i] = x[i] * inverse_rms * weight[i];
+}
+
+void SwiGlu(float* gate, const float* up, int size) {
+  for (int i = 0; i < size; ++i) gate[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
+}
+
+Rope::Rope(const ModelConfig& config, std::span<const float> factors)
+    : layout_(config.rope_layout),
+      rope_dims_(config.rope_dims),
+      position_scale_(1.0f / config.rope_linear_scale),
+      inverse_frequencies_(config.rope_dims / 2) {
+  // Same float32 arithmetic as the reference implementations:
+  // inv_freq[i] = 1 / base^(2i / dims).
+  for (int i = 0; i < rope_dims_ / 2; ++i) {
+    float inverse = 1.0f / std::pow(config.rope_theta, static_cast<float>(2 * i) /
+                                                           static_cast<float>(rope_dims_));
+    if (!factors.empty()) inverse /= factors[i];
+    inverse_frequencies_[i] = inverse;
+  }
+}
+
+void Rope::Apply(float* head, int position) const {
+  const float scaled_position = static_cast<float>(position) * position_scale_;
+  const int half = rope_dims_ / 2;
+  for (int i = 0; i < half; ++i) {
+    const float angle = scaled_position * inverse_frequencies_[i];
+    const float c = std::cos(angle);
+    const float s = std::sin(angle);
+    const int a = layout_ == RopeLayout::kAdjacentPairs ? 2 * i : i;
+    const int b = layout_ == RopeLayout::kAdjacentPairs ? 2 * i + 1 : i + half;
+    const float x = head[a];
+    const float y = head[b];
+    head[a] = x * c - y * s;
+    head[b] = x * s + y * c;
+  }
+}
+
+}  // namespace ri

@@ -1,0 +1,31 @@
+// Element-wise and per-row operations of the transformer, in float.
+#pragma once
+
+#include <span>
+#include <vector>
+
+#include "model/config.h"
+
+namespace ri {
+
+// out = x / sqrt(mean(x^2) + eps) * weight, over `size` elements.
+void RmsNorm(const float* x, const float* weight, int size, float eps, float* out);
+
+// gate[i] = silu(gate[i]) * up[i].
+void SwiGlu(float* gate, const float* up, int size);
+
+// Rotary position embedding of one head's vector, in place.
+class Rope {
+ public:
+  // `factors` (may be empty) divide the frequencies (llama 3.1 rope_freqs).
+  Rope(const ModelConfig& config, std::span<const float> factors);
+  void Apply(float* head, int position) const;
+
+ private:
+  RopeLayout layout_;
+  int rope_dims_;
+  float position_scale_;
+  std::vector<float> inverse_frequencies_;  // rope_dims / 2
+};
+
+}  // namespace ri

@@ -1,0 +1,57 @@
+// One sequence being generated: its token history, paged KV cache and
+// attention policy, advanced by prefill (prompt chunks) and decode steps.
+#pragma once
+
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "attention/attention_policy.h"
+#include "kv/paged_kv_cache.h"
+#include "tokenizer/tokenizer.h"
+
+namespace ri {
+
+class Model;
+class ThreadPool;
+
+class Session {
+ public:
+  // `context_size` caps the sequence length (at most the model's trained context).
+  Session(const Model& model, KvPagePool& pages, std::unique_ptr<AttentionPolicy> policy,
+          int context_size, ThreadPool& threads);
+
+  // Runs prompt tokens through the model in chunks (full attention rows of
+  // role prefill) and returns the logits after the last one. Throws ri::Error
+  // when they do not fit in the context.
+  std::span<const float> Prefill(std::span<const TokenId> tokens);
+  // Runs one token through the decode path and returns its logits.
+  std::span<const float> Decode(TokenId token);
+  // Forgets everything (the KV pages go back to the pool).
+  void Reset();
+
+  const std::vector<TokenId>& tokens() const { return tokens_; }
+  int position() const { return static_cast<int>(tokens_.size()); }
+  int context_size() const { return context_size_; }
+  int remaining() const { return context_size_ - position(); }
+  const AttentionPolicy& policy() const { return *policy_; }
+  const Model& model() const { return model_; }
+  // K/V bytes that full attention would have read over this session's decode
+  // steps: the yardstick for a sparse policy's reads.
+  uint64_t full_attention_kv_bytes() const { return full_attention_kv_bytes_; }
+  const SequenceKvCache& cache() const { return cache_; }
+
+  static constexpr int kPrefillChunk = 256;
+
+ private:
+  const Model& model_;
+  ThreadPool& threads_;
+  std::unique_ptr<AttentionPolicy> policy_;
+  SequenceKvCache cache_;
+  int context_size_;
+  std::vector<TokenId> tokens_;
+  std::vector<float> logits_;
+  uint64_t full_attention_kv_bytes_ = 0;
+};
+
+}  // namespace ri

@@ -1,0 +1,45 @@
+// A fixed pool of worker threads that splits an index range into one
+// contiguous chunk per thread. Chunks depend only on the range and the thread
+// count and every index is computed by exactly one thread with the same code,
+// so results do not depend on scheduling.
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace ri {
+
+class ThreadPool {
+ public:
+  // `num_threads` counts the calling thread; 1 runs everything inline.
+  explicit ThreadPool(int num_threads);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  int num_threads() const { return static_cast<int>(workers_.size()) + 1; }
+
+  // Calls task(begin, end) on disjoint chunks covering [0, n), in parallel,
+  // and returns when all are done. Chunk boundaries are multiples of `grain`.
+  void ParallelFor(size_t n, const std::function<void(size_t, size_t)>& task, size_t grain = 1);
+
+ private:
+  void WorkerLoop(int worker_index);
+
+  std::vector<std::thread> workers_;
+  std::mutex mutex_;
+  std::condition_variable work_ready_;
+  std::condition_variable work_done_;
+  const std::function<void(size_t, size_t)>* task_ = nullptr;
+  size_t range_ = 0;
+  size_t grain_ = 1;
+  uint64_t generation_ = 0;
+  int pending_ = 0;
+  bool stopping_ = false;
+};
+
+}  // namespace ri

@@ -1,0 +1,37 @@
+#include "util/thread_pool.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <vector>
+
+namespace ri {
+namespace {
+
+TEST(ThreadPoolTest, CoversEveryIndexExactlyOnce) {
+  for (int threads : {1, 2, 3, 8}) {
+    ThreadPool pool(threads);
+    for (size_t n : {0u, 1u, 5u, 64u, 1000u}) {
+      for (size_t grain : {1u, 4u, 16u}) {
+        std::vector<std::atomic<int>> hits(n);
+        pool.ParallelFor(n, [&](size_t begin, size_t end) {
+          EXPECT_EQ(begin % grain, 0u);
+          for (size_t i = begin; i < end; ++i) hits[i]++;
+        }, grain);
+        for (size_t i = 0; i < n; ++i) ASSERT_EQ(hits[i].load(), 1) << "i=" << i;
+      }
+    }
+  }
+}
+
+TEST(ThreadPoolTest, ReusableManyTimes) {
+  ThreadPool pool(2);
+  std::atomic<long> total = 0;
+  for (int round = 0; round < 2000; ++round) {
+    pool.ParallelFor(10, [&](size_t begin, size_t end) { total += static_cast<long>(end - begin); });
+  }
+  EXPECT_EQ(total.load(), 20000);
+}
+
+}  // namespace
+}  // namespace ri
