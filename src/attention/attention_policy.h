@@ -38,12 +38,35 @@ struct LayerAttention {
   float* log_sum_exps = nullptr;     // rows x num_heads, or null when not wanted
 };
 
+// A past position that a policy re-runs through the upper layers together
+// with a decode step (RetroAttention's window).
+struct ReplayRow {
+  int position = 0;
+  int start_layer = 0;
+  const float* residual = nullptr;  // the residual stream entering start_layer
+};
+
+// What a decode step must run besides the new token.
+struct DecodePlan {
+  std::span<const ReplayRow> replays;  // increasing positions, all before the new one
+  int keep_layer = -1;                 // keep the new row's residual entering this layer
+  float* kept_residual = nullptr;      // ... here (hidden_size floats)
+};
+
 // Counts a policy accumulates over its sequence's decode steps.
 struct AttentionStats {
   uint64_t decode_steps = 0;
   uint64_t positions_attended = 0;  // summed over layers and kv heads
   uint64_t pages_read = 0;          // summed over layers and kv heads
   uint64_t kv_bytes_read = 0;       // K and V bytes, plus page bounds read for selection
+  // RetroAttention: supplementary attention of window queries (per layer and kv head).
+  uint64_t window_queries = 0;           // (window query, step) pairs
+  uint64_t supplementary_pages = 0;
+  uint64_t supplementary_positions = 0;
+  // Effective KV exposure: per query leaving the window (and per layer and kv
+  // head), unique positions attended over its lifetime divided by its budget.
+  double exposure_sum = 0;
+  uint64_t exposure_count = 0;
 };
 
 class AttentionPolicy {
@@ -55,6 +78,10 @@ class AttentionPolicy {
   // and computes every row's attention output, each query seeing only
   // positions up to its own.
   virtual void Attend(const LayerAttention& call, SequenceKvCache& cache, ThreadPool& pool) = 0;
+
+  // Called before the forward pass of the decode step that writes `position`
+  // (residual streams are `hidden_size` floats).
+  virtual DecodePlan PlanDecodeStep(int position, int hidden_size) { return {}; }
 
   // Called once after all layers of a decode step ran.
   void EndDecodeStep() {

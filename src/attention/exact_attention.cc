@@ -37,6 +37,14 @@ void AttendRuns(const KvPagePool& pool, int kv_head, std::span<const PageRun> ru
   if (log_sum_exp != nullptr) *log_sum_exp = max_score + std::log(sum);
 }
 
+void MergeAttention(float* out_a, float* lse_a, const float* out_b, float lse_b, int head_dim) {
+  const float lse = std::max(*lse_a, lse_b) + std::log1p(std::exp(-std::fabs(*lse_a - lse_b)));
+  const float weight_a = std::exp(*lse_a - lse);
+  const float weight_b = std::exp(lse_b - lse);
+  for (int d = 0; d < head_dim; ++d) out_a[d] = weight_a * out_a[d] + weight_b * out_b[d];
+  *lse_a = lse;
+}
+
 void AppendRangeRuns(std::span<const int> page_table, int page_size, int first, int last,
                      std::vector<PageRun>& runs) {
   for (int position = first; position <= last;) {

@@ -25,6 +25,11 @@ void AttendRuns(const KvPagePool& pool, int kv_head, std::span<const PageRun> ru
                 const float* query, int head_dim, float scale, float* scores, float* out,
                 float* log_sum_exp);
 
+// Folds a partial attention result (out_b, lse_b) over other positions into
+// (out_a, lse_a) in place: the split-softmax merge, so that the result is the
+// attention over the union of both position sets.
+void MergeAttention(float* out_a, float* lse_a, const float* out_b, float lse_b, int head_dim);
+
 // Appends the runs covering positions [first, last] of a page table.
 void AppendRangeRuns(std::span<const int> page_table, int page_size, int first, int last,
                      std::vector<PageRun>& runs);

@@ -7,6 +7,7 @@
 
 #include "attention/full_attention.h"
 #include "attention/quest_attention.h"
+#include "attention/retro_attention.h"
 #include "attention/streaming_attention.h"
 #include "attention/tova_attention.h"
 #include "util/error.h"
@@ -20,6 +21,7 @@ constexpr std::pair<PolicyKind, std::string_view> kKinds[] = {
     {PolicyKind::kQuest, "quest"},
     {PolicyKind::kStreaming, "streaming"},
     {PolicyKind::kTova, "tova"},
+    {PolicyKind::kRetro, "retro"},
 };
 
 double ParseNumber(std::string_view text, std::string_view what) {
@@ -71,7 +73,7 @@ PolicyKind ParsePolicyKind(std::string_view name) {
   for (const auto& [kind, kind_name] : kKinds) {
     if (kind_name == name) return kind;
   }
-  Fail("unknown attention policy '{}' (known: full, quest, streaming, tova)", name);
+  Fail("unknown attention policy '{}' (known: full, quest, streaming, tova, retro)", name);
 }
 
 PolicyConfig PolicyConfig::Parse(std::string_view spec) {
@@ -93,8 +95,10 @@ PolicyConfig PolicyConfig::Parse(std::string_view spec) {
       config.dense_layers = ParseInteger(value, "dense layers");
     } else if (key == "sinks") {
       config.sinks = ParseInteger(value, "sinks");
+    } else if (key == "w" || key == "window") {
+      config.window = ParseInteger(value, "window");
     } else {
-      Fail("unknown policy parameter '{}' in '{}' (known: b, dense, sinks)", key, spec);
+      Fail("unknown policy parameter '{}' in '{}' (known: b, dense, sinks, w)", key, spec);
     }
     colon = next;
   }
@@ -111,6 +115,8 @@ std::string PolicyConfig::ToString() const {
       return fmt::format("streaming:b={}:sinks={}", budget.ToString(), sinks);
     case PolicyKind::kTova:
       return fmt::format("tova:b={}", budget.ToString());
+    case PolicyKind::kRetro:
+      return fmt::format("retro:b={}:w={}:dense={}", budget.ToString(), window, dense_layers);
   }
   return "?";
 }
@@ -121,6 +127,11 @@ void PolicyConfig::Validate(int num_layers) const {
          dense_layers);
   }
   if (sinks < 0) Fail("sinks must not be negative, got {}", sinks);
+  if (window < 1 || window > 64) Fail("the retrospective window must be 1..64, got {}", window);
+  if (kind == PolicyKind::kRetro && dense_layers >= num_layers) {
+    Fail("retro needs at least one sparse layer: dense layers {} >= {} layers", dense_layers,
+         num_layers);
+  }
   if (kind == PolicyKind::kStreaming && budget.tokens > 0 && budget.tokens <= sinks) {
     Fail("a streaming budget of {} tokens leaves no room beside {} sinks", budget.tokens, sinks);
   }
@@ -136,6 +147,8 @@ std::unique_ptr<AttentionPolicy> MakePolicy(const PolicyConfig& config) {
       return std::make_unique<StreamingAttention>(config);
     case PolicyKind::kTova:
       return std::make_unique<TovaAttention>(config);
+    case PolicyKind::kRetro:
+      return std::make_unique<RetroAttention>(config);
   }
   Fail("unknown policy kind");
 }

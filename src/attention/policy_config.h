@@ -12,7 +12,7 @@ namespace ri {
 
 class AttentionPolicy;
 
-enum class PolicyKind { kFull, kQuest, kStreaming, kTova };
+enum class PolicyKind { kFull, kQuest, kStreaming, kTova, kRetro };
 
 // A KV budget: a fraction of the current context (0 < b <= 1) or a token count (> 1).
 struct Budget {
@@ -31,9 +31,10 @@ struct PolicyConfig {
   Budget budget{.fraction = 1.0};
   int dense_layers = 2;  // Quest: the first layers attend densely
   int sinks = 4;         // StreamingLLM: attention-sink positions kept
+  int window = 2;        // RetroAttention: w (w = 1 is Quest)
 
   // Parses "full", "quest:b=0.1", "quest:b=0.1:dense=2", "streaming:b=0.1",
-  // "tova:b=512"; throws ri::Error naming the bad part.
+  // "tova:b=512", "retro:b=0.1:w=4"; throws ri::Error naming the bad part.
   static PolicyConfig Parse(std::string_view spec);
   std::string ToString() const;
   // Throws ri::Error for invalid combinations.

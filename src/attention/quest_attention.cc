@@ -80,9 +80,14 @@ void QuestAttention::SelectPageIndices(const LayerAttention& call, const Sequenc
               call.head_dim, budget_pages, scores, selected);
 }
 
+void QuestAttention::BeforeSelect(const LayerAttention& call, SequenceKvCache& cache) {
+  num_kv_heads_ = call.num_kv_heads;
+  selected_pages_.resize(static_cast<size_t>(RowCount(call)) * call.num_kv_heads);
+}
+
 void QuestAttention::SelectRuns(const LayerAttention& call, const SequenceKvCache& cache, int row,
                                 int kv_head, std::vector<PageRun>& runs) const {
-  thread_local std::vector<int> selected;
+  std::vector<int>& selected = selected_pages_[static_cast<size_t>(row) * num_kv_heads_ + kv_head];
   SelectPageIndices(call, cache, row, kv_head, selected);
   RunsForPages(cache.page_table(call.layer), selected, cache.geometry().page_size,
                call.positions[row], runs);

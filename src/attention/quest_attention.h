@@ -32,6 +32,7 @@ class QuestAttention : public SelectiveAttention {
   std::string name() const override { return "quest"; }
 
  protected:
+  void BeforeSelect(const LayerAttention& call, SequenceKvCache& cache) override;
   void SelectRuns(const LayerAttention& call, const SequenceKvCache& cache, int row, int kv_head,
                   std::vector<PageRun>& runs) const override;
   uint64_t SelectionBytes(const LayerAttention& call, const SequenceKvCache& cache,
@@ -44,7 +45,17 @@ class QuestAttention : public SelectiveAttention {
   void SelectPageIndices(const LayerAttention& call, const SequenceKvCache& cache, int row,
                          int kv_head, std::vector<int>& selected) const;
 
+  // The page indices (ascending) chosen for (row, kv head) in the last call.
+  const std::vector<int>& selected_pages(int row, int kv_head) const {
+    return selected_pages_[static_cast<size_t>(row) * num_kv_heads_ + kv_head];
+  }
+
   PolicyConfig config_;
+
+ private:
+  int num_kv_heads_ = 0;
+  // Written by SelectRuns, one (row, kv head) entry per concurrent call.
+  mutable std::vector<std::vector<int>> selected_pages_;
 };
 
 // Runs covering the given page indices, each up to `last` (a causal limit).

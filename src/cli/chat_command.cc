@@ -57,6 +57,7 @@ int RunChat(const ChatArguments& args) {
           std::fflush(stdout);
         });
     std::fputc('\n', stdout);
+    std::fflush(stdout);
     messages.push_back({"assistant", result.text});
     if (args.timings) fmt::print(stderr, "{}\n", TimingSummary(result));
   }

@@ -36,7 +36,7 @@ void EngineOptions::AddTo(CLI::App& command) {
                      "Chat template family: chatml, llama3, mistral, gemma (default: detected "
                      "from the model)");
   command.add_option("--attention", attention,
-                     "Attention policy: full, quest, streaming, tova")
+                     "Attention policy: full, quest, streaming, tova, retro")
       ->capture_default_str();
   command.add_option("--budget", budget,
                      "KV budget of sparse policies: a fraction of the context (0.1) or a token "
@@ -48,6 +48,9 @@ void EngineOptions::AddTo(CLI::App& command) {
       ->capture_default_str();
   command.add_option("--sinks", sinks, "StreamingLLM: attention-sink positions kept")
       ->capture_default_str();
+  command.add_option("--window", window,
+                     "RetroAttention: retrospective window w (1 is Quest)")
+      ->capture_default_str();
   command.add_flag("--stats", print_stats, "Print the attention policy's statistics at the end");
 }
 
@@ -57,6 +60,7 @@ PolicyConfig EngineOptions::Policy(int num_layers) const {
   config.budget = Budget::Parse(budget);
   config.dense_layers = dense_layers;
   config.sinks = sinks;
+  config.window = window;
   config.Validate(num_layers);
   return config;
 }
@@ -120,7 +124,7 @@ Engine Engine::Load(const EngineOptions& options) {
 }
 
 std::unique_ptr<Session> Engine::NewSession() {
-  return std::make_unique<Session>(*model, *pages, MakePolicy(policy), context, *threads);
+  return std::make_unique<Session>(*model, *pages, policy, context, *threads);
 }
 
 ChatTemplate Engine::Template(const EngineOptions& options) const {
@@ -131,6 +135,10 @@ ChatTemplate Engine::Template(const EngineOptions& options) const {
          "(chatml, llama3, mistral, gemma)");
   }
   return DetectChatTemplate(jinja);
+}
+
+std::string Engine::DefaultSystemPrompt() const {
+  return ExtractDefaultSystemPrompt(model->file()->GetStringOr("tokenizer.chat_template", ""));
 }
 
 std::string PolicyStatistics(const Session& session, const PolicyConfig& policy) {

@@ -29,6 +29,7 @@ struct EngineOptions {
   int page_size = 16;
   int dense_layers = 2;
   int sinks = 4;
+  int window = 2;
   bool print_stats = false;
 
   void AddTo(CLI::App& command);

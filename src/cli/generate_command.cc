@@ -53,6 +53,7 @@ int RunGenerate(const GenerateArguments& args) {
         std::fflush(stdout);
       });
   std::fputc('\n', stdout);
+  std::fflush(stdout);
   fmt::print(stderr, "{}\n", TimingSummary(result));
   if (args.engine.print_stats) {
     fmt::print(stderr, "{}\n", PolicyStatistics(*session, engine.policy));

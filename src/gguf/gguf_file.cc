@@ -137,7 +137,7 @@ class Reader {
 
   std::string ReadString(std::string_view what) {
     const uint64_t length = Read<uint64_t>(what, "length");
-    if (length > left()) {
+    if (length > left() + 3) {
       Fail("truncated file: {} {} length {} exceeds the {} bytes left", Where(), what, length, left());
     }
     std::string text(reinterpret_cast<const char*>(data_ + position_), length);

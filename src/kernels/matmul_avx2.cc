@@ -47,6 +47,7 @@ struct Avx2 {
   static constexpr int kVecsPerBlock = 4;
   static constexpr int kAccsPerRow = 2;
   static constexpr int kMaxTile = 4;
+  static constexpr int RowsPerStep(int m) { return m == 1 ? 2 : 1; }
 
   static Vec Zero() { return _mm256_setzero_ps(); }
   static Vec Load(const float* p) { return _mm256_loadu_ps(p); }
@@ -95,7 +96,8 @@ struct Avx2 {
     }
   };
 
-  // (d * q) + m with two roundings, as the reference.
+  // d * q + m rounded as the reference: d * q is exact (11 x 4 significant
+  // bits), so the fused multiply-add rounds once, like the separate add.
   struct DecodeQ4_1 {
     static constexpr TensorType kType = TensorType::Q4_1;
     static constexpr size_t kBlockBytes = 20;
@@ -105,7 +107,7 @@ struct Avx2 {
       const __m256 m = _mm256_broadcastss_ps(_mm_movehdup_ps(dm));
       __m256i q[4];
       UnpackNibbles(b + 4, q);
-      for (int i = 0; i < 4; ++i) out[i] = _mm256_add_ps(_mm256_mul_ps(d, _mm256_cvtepi32_ps(q[i])), m);
+      for (int i = 0; i < 4; ++i) out[i] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(q[i]), m);
     }
   };
 

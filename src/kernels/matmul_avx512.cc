@@ -18,11 +18,11 @@ namespace ri::simd {
 
 namespace {
 
-// The two f16 values at `p` (d, then m) as floats in lanes 0 and 1.
-__m128 LoadTwoFp16(const uint8_t* p) {
+// The two f16 values at `p` (d, then m) as floats in alternate lanes.
+__m512 LoadFp16Pair(const uint8_t* p) {
   uint32_t bits;
   std::memcpy(&bits, p, sizeof bits);
-  return _mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(bits)));
+  return _mm512_cvtph_ps(_mm256_set1_epi32(static_cast<int>(bits)));
 }
 
 __m512 LoadFp16Scale(const uint8_t* p) {
@@ -33,12 +33,23 @@ __m512 LoadFp16Scale(const uint8_t* p) {
 
 __m128i Load16Bytes(const uint8_t* p) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)); }
 
+__m512 NibbleValues() { return _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15); }
+
+// Elements 0..15 (low nibbles of the 16 bytes) and 16..31 (high nibbles)
+// mapped through `table`.
+void LookUpNibbles(__m128i bytes, __m512 table, __m512* out) {
+  const __m512i wide = _mm512_cvtepu8_epi32(bytes);
+  out[0] = _mm512_permutexvar_ps(wide, table);
+  out[1] = _mm512_permutexvar_ps(_mm512_srli_epi32(wide, 4), table);
+}
+
 struct Avx512 {
   using Vec = __m512;
   static constexpr int kLanes = 16;
   static constexpr int kVecsPerBlock = 2;
   static constexpr int kAccsPerRow = 2;
   static constexpr int kMaxTile = 8;
+  static constexpr int RowsPerStep(int m) { return m == 1 ? 4 : (m <= 4 ? 2 : 1); }
 
   static Vec Zero() { return _mm512_setzero_ps(); }
   static Vec Load(const float* p) { return _mm512_loadu_ps(p); }
@@ -69,34 +80,27 @@ struct Avx512 {
     }
   };
 
-  // Weights as the reference dequantizer rounds them: d * (q - 8).
+  // Q4_0 / Q4_1 weights through a 16-entry table per block, table[q] = the
+  // weight of nibble q as the reference rounds it: d * (q - 8), or d * q + m
+  // (d * q is exact, so the fused multiply-add rounds like the reference's
+  // separate multiply and add). vpermps uses only the low 4 bits of each
+  // index, so low nibbles need no masking.
   struct DecodeQ4_0 {
     static constexpr TensorType kType = TensorType::Q4_0;
     static constexpr size_t kBlockBytes = 18;
     static void Decode(const uint8_t* b, Vec* out) {
-      const __m512 d = LoadFp16Scale(b);
-      const __m512i bytes = _mm512_cvtepu8_epi32(Load16Bytes(b + 2));
-      const __m512i eight = _mm512_set1_epi32(8);
-      const __m512i low = _mm512_sub_epi32(_mm512_and_si512(bytes, _mm512_set1_epi32(0xF)), eight);
-      const __m512i high = _mm512_sub_epi32(_mm512_srli_epi32(bytes, 4), eight);
-      out[0] = _mm512_mul_ps(d, _mm512_cvtepi32_ps(low));
-      out[1] = _mm512_mul_ps(d, _mm512_cvtepi32_ps(high));
+      const __m512 table = _mm512_mul_ps(LoadFp16Scale(b), _mm512_setr_ps(-8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7));
+      LookUpNibbles(Load16Bytes(b + 2), table, out);
     }
   };
 
-  // (d * q) + m with two roundings, as the reference.
   struct DecodeQ4_1 {
     static constexpr TensorType kType = TensorType::Q4_1;
     static constexpr size_t kBlockBytes = 20;
     static void Decode(const uint8_t* b, Vec* out) {
-      const __m128 dm = LoadTwoFp16(b);
-      const __m512 d = _mm512_broadcastss_ps(dm);
-      const __m512 m = _mm512_broadcastss_ps(_mm_movehdup_ps(dm));
-      const __m512i bytes = _mm512_cvtepu8_epi32(Load16Bytes(b + 4));
-      const __m512i low = _mm512_and_si512(bytes, _mm512_set1_epi32(0xF));
-      const __m512i high = _mm512_srli_epi32(bytes, 4);
-      out[0] = _mm512_add_ps(_mm512_mul_ps(d, _mm512_cvtepi32_ps(low)), m);
-      out[1] = _mm512_add_ps(_mm512_mul_ps(d, _mm512_cvtepi32_ps(high)), m);
+      const __m512 dm = LoadFp16Pair(b);  // d, m, d, m, ...
+      const __m512 table = _mm512_fmadd_ps(_mm512_permute_ps(dm, 0x00), NibbleValues(), _mm512_permute_ps(dm, 0x55));
+      LookUpNibbles(Load16Bytes(b + 4), table, out);
     }
   };
 

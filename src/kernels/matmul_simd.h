@@ -8,7 +8,8 @@
 //
 // An `Isa` provides: `Vec` (a float vector of kLanes lanes), kVecsPerBlock
 // vectors per 32 weights, kAccsPerRow accumulators per (weight row, x row),
-// kMaxTile x rows per pass, Zero/Load/LoadPartial/Fma/ReduceAdd, and decoder
+// kMaxTile x rows per pass, RowsPerStep(M) weight rows interleaved for M x
+// rows, Zero/Load/LoadPartial/Fma/ReduceAdd, and decoder
 // structs DecodeF32, DecodeF16, DecodeQ4_0, DecodeQ4_1, DecodeQ8_0 with
 // kType, kBlockBytes (bytes per 32 weights) and Decode(bytes, Vec*).
 //
@@ -47,17 +48,21 @@ void KernelRows(const uint8_t* w_row, size_t row_bytes, int64_t num_blocks, int 
     }
   }
   for (int64_t b = 0; b < num_blocks; ++b) {
+    // Each x vector is loaded once for the R weight rows.
+    Vec xv[M][kV];
+#pragma GCC unroll 16
+    for (int m = 0; m < M; ++m) {
+#pragma GCC unroll 4
+      for (int v = 0; v < kV; ++v) xv[m][v] = Isa::Load(x + m * x_stride + b * 32 + v * Isa::kLanes);
+    }
 #pragma GCC unroll 16
     for (int r = 0; r < R; ++r) {
       Vec wv[kV];
       Decoder::Decode(w_row + r * row_bytes + b * Decoder::kBlockBytes, wv);
 #pragma GCC unroll 16
       for (int m = 0; m < M; ++m) {
-        const float* xb = x + m * x_stride + b * 32;
 #pragma GCC unroll 4
-        for (int v = 0; v < kV; ++v) {
-          acc[r][m][v % kA] = Isa::Fma(wv[v], Isa::Load(xb + v * Isa::kLanes), acc[r][m][v % kA]);
-        }
+        for (int v = 0; v < kV; ++v) acc[r][m][v % kA] = Isa::Fma(wv[v], xv[m][v], acc[r][m][v % kA]);
       }
     }
   }
@@ -85,7 +90,7 @@ void KernelRows(const uint8_t* w_row, size_t row_bytes, int64_t num_blocks, int 
 
 // All `num_rows` weight rows against `m` (<= M) x rows. Few x rows leave few
 // independent accumulator chains per weight row, so several weight rows are
-// then interleaved to hide the FMA latency.
+// then interleaved to hide the FMA latency (and share the x loads).
 template <class Isa, class Decoder, int M>
 void TileRows(int m, const uint8_t* w_rows, size_t row_bytes, int64_t num_rows, int64_t num_blocks,
               int tail, const float* x, size_t x_stride, float* y, size_t y_stride) {
@@ -96,7 +101,7 @@ void TileRows(int m, const uint8_t* w_rows, size_t row_bytes, int64_t num_rows, 
       return;
     }
   }
-  constexpr int R = M == 1 ? 4 : (M == 2 ? 2 : 1);
+  constexpr int R = Isa::RowsPerStep(M);
   int64_t r = 0;
   for (; r + R <= num_rows; r += R) {
     KernelRows<Isa, Decoder, R, M>(w_rows + r * row_bytes, row_bytes, num_blocks, tail, x,

@@ -28,6 +28,7 @@ void AddBias(float* rows, const std::vector<float>& bias, int num_rows) {
 // Row-major activation buffers of one Forward call (rows x width).
 struct Model::Activations {
   std::vector<float> residual, normed, queries, keys, values, attention, gate, up;
+  std::vector<float> active_residual;  // the rows running a layer, when not all do
 };
 
 std::unique_ptr<Model> Model::Load(const std::string& path) {
@@ -65,16 +66,52 @@ void Model::Forward(std::span<const ForwardRow> rows, std::span<const SequenceCo
 
   const WeightMatrix& embedding = weights_.token_embedding;
   for (int r = 0; r < n; ++r) {
-    if (rows[r].token < 0 || rows[r].token >= c.vocab_size) {
-      Fail("token id {} is outside the vocabulary of {} tokens", rows[r].token, c.vocab_size);
+    const ForwardRow& row = rows[r];
+    if (row.start_layer < 0 || row.start_layer >= c.num_layers ||
+        (row.start_layer > 0 && row.start_residual == nullptr)) {
+      Fail("row at position {} starts at layer {} without a residual", row.position,
+           row.start_layer);
     }
-    DequantizeRow(embedding.type, embedding.data + rows[r].token * embedding.row_bytes,
+    if (row.start_residual != nullptr) continue;
+    if (row.token < 0 || row.token >= c.vocab_size) {
+      Fail("token id {} is outside the vocabulary of {} tokens", row.token, c.vocab_size);
+    }
+    DequantizeRow(embedding.type, embedding.data + row.token * embedding.row_bytes,
                   a.residual.data() + r * hidden, static_cast<int64_t>(hidden));
   }
 
+  std::vector<ForwardRow> active_rows;
+  std::vector<int> active_index;
   for (int layer = 0; layer < c.num_layers; ++layer) {
-    Attention(layer, rows, sequences, a, pool);
-    FeedForward(layer, n, a, pool);
+    active_rows.clear();
+    active_index.clear();
+    for (int r = 0; r < n; ++r) {
+      const ForwardRow& row = rows[r];
+      float* residual = a.residual.data() + r * hidden;
+      if (row.start_layer == layer && row.start_residual != nullptr) {
+        std::copy(row.start_residual, row.start_residual + hidden, residual);
+      }
+      if (row.capture_layer == layer) std::copy(residual, residual + hidden, row.captured_residual);
+      if (row.start_layer <= layer) {
+        active_rows.push_back(row);
+        active_index.push_back(r);
+      }
+    }
+    if (static_cast<int>(active_rows.size()) == n) {
+      RunLayer(layer, rows, sequences, a.residual.data(), a, pool);
+      continue;
+    }
+    // Only some rows run this layer: gather their residuals, run, scatter back.
+    a.active_residual.resize(active_rows.size() * hidden);
+    for (size_t i = 0; i < active_index.size(); ++i) {
+      const float* from = a.residual.data() + active_index[i] * hidden;
+      std::copy(from, from + hidden, a.active_residual.data() + i * hidden);
+    }
+    RunLayer(layer, active_rows, sequences, a.active_residual.data(), a, pool);
+    for (size_t i = 0; i < active_index.size(); ++i) {
+      const float* from = a.active_residual.data() + i * hidden;
+      std::copy(from, from + hidden, a.residual.data() + active_index[i] * hidden);
+    }
   }
 
   std::vector<float> final_rows;
@@ -89,15 +126,22 @@ void Model::Forward(std::span<const ForwardRow> rows, std::span<const SequenceCo
   if (logit_rows > 0) MatMul(weights_.output, final_rows.data(), logit_rows, logits.data(), pool);
 }
 
+void Model::RunLayer(int layer, std::span<const ForwardRow> rows,
+                     std::span<const SequenceContext> sequences, float* residual, Activations& a,
+                     ThreadPool& pool) const {
+  Attention(layer, rows, sequences, residual, a, pool);
+  FeedForward(layer, static_cast<int>(rows.size()), residual, a, pool);
+}
+
 void Model::Attention(int layer, std::span<const ForwardRow> rows,
-                      std::span<const SequenceContext> sequences, Activations& a,
-                      ThreadPool& pool) const {
+                      std::span<const SequenceContext> sequences, float* residual,
+                      Activations& a, ThreadPool& pool) const {
   const ModelConfig& c = config_;
   const LayerWeights& w = weights_.layers[layer];
   const int n = static_cast<int>(rows.size());
   const int hidden = c.hidden_size;
   for (int r = 0; r < n; ++r) {
-    RmsNorm(a.residual.data() + r * hidden, w.attention_norm.data(), hidden, c.rms_norm_eps,
+    RmsNorm(residual + r * hidden, w.attention_norm.data(), hidden, c.rms_norm_eps,
             a.normed.data() + r * hidden);
   }
   MatMul(w.query, a.normed.data(), n, a.queries.data(), pool);
@@ -154,22 +198,23 @@ void Model::Attention(int layer, std::span<const ForwardRow> rows,
 
   // Output projection, added to the residual stream.
   MatMul(w.attention_output, a.attention.data(), n, a.normed.data(), pool);
-  for (size_t i = 0; i < static_cast<size_t>(n) * hidden; ++i) a.residual[i] += a.normed[i];
+  for (size_t i = 0; i < static_cast<size_t>(n) * hidden; ++i) residual[i] += a.normed[i];
 }
 
-void Model::FeedForward(int layer, int num_rows, Activations& a, ThreadPool& pool) const {
+void Model::FeedForward(int layer, int num_rows, float* residual, Activations& a,
+                        ThreadPool& pool) const {
   const ModelConfig& c = config_;
   const LayerWeights& w = weights_.layers[layer];
   const int hidden = c.hidden_size;
   for (int r = 0; r < num_rows; ++r) {
-    RmsNorm(a.residual.data() + r * hidden, w.ffn_norm.data(), hidden, c.rms_norm_eps,
+    RmsNorm(residual + r * hidden, w.ffn_norm.data(), hidden, c.rms_norm_eps,
             a.normed.data() + r * hidden);
   }
   MatMul(w.ffn_gate, a.normed.data(), num_rows, a.gate.data(), pool);
   MatMul(w.ffn_up, a.normed.data(), num_rows, a.up.data(), pool);
   SwiGlu(a.gate.data(), a.up.data(), num_rows * c.ffn_size);
   MatMul(w.ffn_down, a.gate.data(), num_rows, a.normed.data(), pool);
-  for (size_t i = 0; i < static_cast<size_t>(num_rows) * hidden; ++i) a.residual[i] += a.normed[i];
+  for (size_t i = 0; i < static_cast<size_t>(num_rows) * hidden; ++i) residual[i] += a.normed[i];
 }
 
 }  // namespace ri

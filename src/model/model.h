@@ -29,6 +29,13 @@ struct ForwardRow {
   RowRole role = RowRole::kDecode;
   int sequence = 0;           // index into the sequences of the call
   bool wants_logits = false;  // only these rows go through the LM head
+  // A row re-run from a later layer (RetroAttention's window) starts at
+  // `start_layer` from the residual stream kept for it; 0 starts at the embedding.
+  int start_layer = 0;
+  const float* start_residual = nullptr;
+  // When set, the residual stream entering `capture_layer` is copied here.
+  int capture_layer = -1;
+  float* captured_residual = nullptr;
 };
 
 // The per-sequence state attention needs: its cache and its policy.
@@ -59,10 +66,15 @@ class Model {
 
  private:
   struct Activations;
+  // Runs one layer over `rows`, whose residual streams are `residual` (rows x hidden).
+  void RunLayer(int layer, std::span<const ForwardRow> rows,
+                std::span<const SequenceContext> sequences, float* residual, Activations& a,
+                ThreadPool& pool) const;
   void Attention(int layer, std::span<const ForwardRow> rows,
-                 std::span<const SequenceContext> sequences, Activations& a,
+                 std::span<const SequenceContext> sequences, float* residual, Activations& a,
                  ThreadPool& pool) const;
-  void FeedForward(int layer, int num_rows, Activations& a, ThreadPool& pool) const;
+  void FeedForward(int layer, int num_rows, float* residual, Activations& a,
+                   ThreadPool& pool) const;
 
   std::unique_ptr<gguf::File> file_;
   std::shared_ptr<const void> storage_;

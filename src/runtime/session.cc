@@ -7,11 +7,12 @@
 
 namespace ri {
 
-Session::Session(const Model& model, KvPagePool& pages, std::unique_ptr<AttentionPolicy> policy,
+Session::Session(const Model& model, KvPagePool& pages, const PolicyConfig& policy,
                  int context_size, ThreadPool& threads)
     : model_(model),
       threads_(threads),
-      policy_(std::move(policy)),
+      policy_config_(policy),
+      policy_(MakePolicy(policy)),
       cache_(pages),
       context_size_(context_size) {
   if (context_size <= 0 || context_size > model.config().context_length) {
@@ -47,12 +48,22 @@ std::span<const float> Session::Prefill(std::span<const TokenId> tokens) {
 std::span<const float> Session::Decode(TokenId token) {
   if (remaining() <= 0) Fail("the context of {} tokens is full", context_size_);
   const SequenceContext sequence{&cache_, policy_.get()};
-  const ForwardRow row{.token = token,
-                       .position = position(),
-                       .role = RowRole::kDecode,
-                       .sequence = 0,
-                       .wants_logits = true};
-  model_.Forward({&row, 1}, {&sequence, 1}, threads_, logits_);
+  const DecodePlan plan = policy_->PlanDecodeStep(position(), model_.config().hidden_size);
+  std::vector<ForwardRow> rows;
+  for (const ReplayRow& replay : plan.replays) {
+    rows.push_back({.token = tokens_[replay.position],
+                    .position = replay.position,
+                    .role = RowRole::kRetro,
+                    .start_layer = replay.start_layer,
+                    .start_residual = replay.residual});
+  }
+  rows.push_back({.token = token,
+                  .position = position(),
+                  .role = RowRole::kDecode,
+                  .wants_logits = true,
+                  .capture_layer = plan.keep_layer,
+                  .captured_residual = plan.kept_residual});
+  model_.Forward(rows, {&sequence, 1}, threads_, logits_);
   policy_->EndDecodeStep();
   const ModelConfig& c = model_.config();
   full_attention_kv_bytes_ += static_cast<uint64_t>(position() + 1) * c.num_layers *
@@ -64,6 +75,7 @@ std::span<const float> Session::Decode(TokenId token) {
 void Session::Reset() {
   cache_.Clear();
   tokens_.clear();
+  policy_ = MakePolicy(policy_config_);
   full_attention_kv_bytes_ = 0;
 }
 

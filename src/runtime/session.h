@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "attention/attention_policy.h"
+#include "attention/policy_config.h"
 #include "kv/paged_kv_cache.h"
 #include "tokenizer/tokenizer.h"
 
@@ -18,8 +19,8 @@ class ThreadPool;
 class Session {
  public:
   // `context_size` caps the sequence length (at most the model's trained context).
-  Session(const Model& model, KvPagePool& pages, std::unique_ptr<AttentionPolicy> policy,
-          int context_size, ThreadPool& threads);
+  Session(const Model& model, KvPagePool& pages, const PolicyConfig& policy, int context_size,
+          ThreadPool& threads);
 
   // Runs prompt tokens through the model in chunks (full attention rows of
   // role prefill) and returns the logits after the last one. Throws ri::Error
@@ -27,7 +28,7 @@ class Session {
   std::span<const float> Prefill(std::span<const TokenId> tokens);
   // Runs one token through the decode path and returns its logits.
   std::span<const float> Decode(TokenId token);
-  // Forgets everything (the KV pages go back to the pool).
+  // Forgets everything (the KV pages go back to the pool, the policy starts afresh).
   void Reset();
 
   const std::vector<TokenId>& tokens() const { return tokens_; }
@@ -46,6 +47,7 @@ class Session {
  private:
   const Model& model_;
   ThreadPool& threads_;
+  PolicyConfig policy_config_;
   std::unique_ptr<AttentionPolicy> policy_;
   SequenceKvCache cache_;
   int context_size_;

@@ -29,8 +29,7 @@ class BpeTokenizer final : public Tokenizer {
     for (int byte = 0; byte < 256; ++byte) {
       std::string text;
       AppendUtf8(text, ByteToCodePoint(static_cast<uint8_t>(byte)));
-      byte_tokens_[byte] = Find(text);
-      if (byte_tokens_[byte] < 0) Fail("byte-level BPE vocabulary has no token for byte 0x{:02X} ('{}')", byte, text);
+      byte_tokens_[byte] = Find(text);  // -1 when missing (SmolLM2 lacks 21 bytes)
     }
     LoadMerges(file);
     token_bytes_.reserve(tokens_.size());
@@ -106,13 +105,9 @@ class BpeTokenizer final : public Tokenizer {
     return bytes;
   }
 
+  // Bytes the vocabulary has no token for are dropped, as Hugging Face's BPE
+  // does when it has no unknown token (the GGUF conversion sets none).
   void EncodeWord(std::string_view word, std::vector<TokenId>& ids) const {
-    const int n = static_cast<int>(word.size());
-    if (n == 0) return;
-    if (n == 1) {
-      ids.push_back(byte_tokens_[static_cast<uint8_t>(word[0])]);
-      return;
-    }
     // Symbols form a linked list over the word's bytes; a merged-away symbol
     // gets id -1. Candidates are validated when popped (stale ones skipped).
     struct Symbol {
@@ -130,10 +125,17 @@ class BpeTokenizer final : public Tokenizer {
         return rank != other.rank ? rank > other.rank : left > other.left;
       }
     };
-    std::vector<Symbol> symbols(n);
-    for (int i = 0; i < n; ++i) {
-      symbols[i] = {byte_tokens_[static_cast<uint8_t>(word[i])], i - 1, i + 1 < n ? i + 1 : -1};
+    std::vector<Symbol> symbols;
+    symbols.reserve(word.size());
+    for (char byte : word) {
+      const TokenId id = byte_tokens_[static_cast<uint8_t>(byte)];
+      if (id < 0) continue;
+      const int index = static_cast<int>(symbols.size());
+      symbols.push_back({id, index - 1, -1});
+      if (index > 0) symbols[index - 1].next = index;
     }
+    const int n = static_cast<int>(symbols.size());
+    if (n == 0) return;
     std::priority_queue<Candidate, std::vector<Candidate>, std::greater<>> queue;
     const auto push_pair = [&](int left) {
       const int right = symbols[left].next;

@@ -7,7 +7,10 @@
 // concatenation is the vocabulary piece with the highest score (leftmost
 // among equal scores), as sentencepiece's BPE model does. Characters left
 // without a piece become their UTF-8 bytes' <0xNN> tokens (byte fallback), or
-// the unknown token.
+// the unknown token. As with sentencepiece, a "▁" in the input is a space.
+// Only difference from sentencepiece found (besides parsing control tokens,
+// which it never does): input starting with a user-defined token gets no
+// space prefix, as in transformers.
 #include <array>
 #include <queue>
 
@@ -52,8 +55,18 @@ class SpmTokenizer final : public Tokenizer {
       const TokenId id = Find(fmt::format("<0x{:02X}>", byte));
       byte_tokens_[byte] = id >= 0 && Type(id) == kTokenByte ? id : -1;
     }
+    // Normal pieces stand for their text with "▁" as space; byte tokens for
+    // their byte; control, unknown and user-defined tokens for their text.
     token_bytes_.reserve(tokens_.size());
-    for (size_t id = 0; id < tokens_.size(); ++id) token_bytes_.push_back(ComputeTokenBytes(static_cast<TokenId>(id)));
+    for (size_t id = 0; id < tokens_.size(); ++id) {
+      const TokenType type = Type(static_cast<TokenId>(id));
+      const bool verbatim = type == kTokenControl || type == kTokenUnknown || type == kTokenUserDefined ||
+                            type == kTokenByte;
+      token_bytes_.push_back(verbatim ? tokens_[id] : ReplaceAll(tokens_[id], kSpaceMark, " "));
+    }
+    for (int byte = 0; byte < 256; ++byte) {
+      if (byte_tokens_[byte] >= 0) token_bytes_[byte_tokens_[byte]] = std::string(1, static_cast<char>(byte));
+    }
   }
 
   std::vector<TokenId> Encode(std::string_view text, bool add_bos, bool parse_special) const override {
@@ -78,23 +91,6 @@ class SpmTokenizer final : public Tokenizer {
   }
 
  private:
-  std::string ComputeTokenBytes(TokenId id) const {
-    const std::string& text = tokens_[id];
-    switch (Type(id)) {
-      case kTokenControl:
-      case kTokenUnknown:
-      case kTokenUserDefined:
-        return text;
-      case kTokenByte:
-        for (int byte = 0; byte < 256; ++byte) {
-          if (byte_tokens_[byte] == id) return std::string(1, static_cast<char>(byte));
-        }
-        return text;  // a byte-typed token not spelled <0xNN>
-      default:
-        return ReplaceAll(text, kSpaceMark, " ");
-    }
-  }
-
   // Id of a piece BPE may produce (normal or user-defined), or -1.
   TokenId PieceId(std::string_view piece) const {
     const TokenId id = Find(piece);

@@ -1,6 +1,20 @@
 // Tokenizer built from a GGUF file's `tokenizer.ggml.*` metadata:
 // byte-level BPE (`gpt2`, pre-tokenizer regex chosen by `tokenizer.ggml.pre`)
 // and SentencePiece-style BPE (`llama`, scores and byte fallback).
+//
+// Reference behaviour (goldens from tools/reference/make_tokenizer_golden.py):
+// - gpt2 models give the ids of Hugging Face tokenizers with the model's own
+//   pre-tokenizer. For SmolLM2 ("smollm") that is each digit split off, then
+//   the GPT-2 regex, as in its tokenizer.json and llama.cpp; transformers'
+//   GGUF loader drops the digit split, which changes whitespace before digits
+//   ("a  1"). Bytes without a token in the vocabulary (SmolLM2 lacks 21, e.g.
+//   0x04, 0xFF) are dropped, as Hugging Face's BPE does without an unknown
+//   token.
+// - llama models give sentencepiece's ids for plain text; special tokens
+//   follow transformers (see spm_tokenizer.cc for the space prefix).
+// - add_bos follows tokenizer.ggml.add_bos_token (absent: false for gpt2, true
+//   for llama). SmolLM2's GGUF says false (BOS id 1 is <|im_start|>), and
+//   transformers' tokenizer built from it adds no BOS either.
 #pragma once
 
 #include <array>
@@ -52,8 +66,9 @@ class Tokenizer {
   virtual std::vector<TokenId> Encode(std::string_view text, bool add_bos,
                                       bool parse_special) const = 0;
   // The bytes a token stands for (may be an incomplete UTF-8 sequence).
-  // Control, unknown and user-defined tokens stand for their text, so that
-  // Decode(Encode(text, parse_special = true)) gives the text back.
+  // Control, unknown and user-defined tokens stand for their text, so
+  // decoding what Encode(text, parse_special = true) gave returns the text
+  // (but for dropped bytes and Decode's SentencePiece space rule).
   // Throws ri::Error for an id outside the vocabulary.
   virtual std::string TokenBytes(TokenId id) const = 0;
 

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <random>
 
 #include "tokenizer/golden_test_util.h"
 #include "tokenizer/unicode.h"
@@ -74,9 +75,13 @@ TEST_F(SmolLm2Test, MatchesTransformersIds) {
     const std::vector<TokenId> no_special = c.contains("ids_no_special") ? Ids(c["ids_no_special"]) : ids;
     EXPECT_EQ(tok().Encode(text, false, /*parse_special=*/false), no_special);
     EXPECT_EQ(tok().Decode(ids), c["decoded"].get<std::string>());
-    EXPECT_EQ(tok().Decode(ids), text);
-    EXPECT_EQ(tok().Decode(no_special), text);
-    EXPECT_EQ(StreamDecode(tok(), ids), text);
+    EXPECT_EQ(tok().Decode(no_special), c["decoded"].get<std::string>());
+    EXPECT_EQ(StreamDecode(tok(), ids), c["decoded"].get<std::string>());
+    // Decoding gives the text back, except where bytes without a token were
+    // dropped.
+    if (c["name"] != "bytes_without_tokens") {
+      EXPECT_EQ(c["decoded"], c["text"]);
+    }
   }
 }
 
@@ -109,10 +114,12 @@ TEST_F(SmolLm2Test, SpecialTokensAndMetadata) {
 TEST_F(SmolLm2Test, ArbitraryBytesRoundTrip) {
   // Ill-formed UTF-8 is encoded byte by byte, so the token bytes give the
   // input back exactly; Decode replaces what is ill-formed.
-  const std::string input = "ok \xFF\xFE then \xE6\x97 cut \xF0\x9F\x98 and \xC3\xA9 end\xE2";
+  const std::string input = "ok \x80\xBF then \xE6\x97 cut \xF0\x9F\x98 and \xC3\xA9 end\xE2";
   const std::vector<TokenId> ids = tok().Encode(input, false, true);
   EXPECT_EQ(ConcatTokenBytes(tok(), ids), input);
   EXPECT_EQ(tok().Decode(ids), "ok \xEF\xBF\xBD\xEF\xBF\xBD then \xEF\xBF\xBD cut \xEF\xBF\xBD and \xC3\xA9 end\xEF\xBF\xBD");
+  // 0xFF has no token in this vocabulary: dropped.
+  EXPECT_EQ(ConcatTokenBytes(tok(), tok().Encode("a\xFF\xFF", false, true)), "a");
   EXPECT_EQ(StreamDecode(tok(), ids), tok().Decode(ids));
 }
 
@@ -125,11 +132,37 @@ TEST_F(SmolLm2Test, StreamingHoldsBackSplitCharacters) {
   EXPECT_GT(held_back, 0) << "the test text should split some characters across tokens";
 }
 
+// Random strings made of pieces that stress the splitting rules.
+std::vector<std::string> RandomTexts(int count) {
+  const std::vector<std::string> pieces = {"a", "Ab", " ", "  ", "\n", "\t", "\r\n", "7", "42", "'s", "'T",
+                                           "é", "日", "🎉", "👨\u200d👩", "\x80", "\xE6\x97", "!?", "<|im_end|>",
+                                           "<s>", "<|user|>", "\xE2\x96\x81"};
+  std::mt19937 rng(7);
+  std::vector<std::string> texts;
+  for (int i = 0; i < count; ++i) {
+    std::string text;
+    const int length = static_cast<int>(rng() % 12);
+    for (int j = 0; j < length; ++j) text += pieces[rng() % pieces.size()];
+    texts.push_back(text);
+  }
+  return texts;
+}
+
+TEST_F(SmolLm2Test, TokenBytesRebuildRandomTexts) {
+  for (const std::string& text : RandomTexts(2000)) {
+    for (bool parse_special : {false, true}) {
+      EXPECT_EQ(ConcatTokenBytes(tok(), tok().Encode(text, false, parse_special)), text);
+    }
+  }
+}
+
 std::string LargeText() {
   const nlohmann::json golden = ReadTokenizerGolden("smollm2_bpe.json");
   std::string text;
   while (text.size() < 100 * 1024) {
-    for (const auto& c : golden["cases"]) text += c["text"].get<std::string>();
+    for (const auto& c : golden["cases"]) {
+      if (c["name"] != "bytes_without_tokens") text += c["text"].get<std::string>();
+    }
   }
   return text;
 }
@@ -148,7 +181,7 @@ TEST_F(SmolLm2Test, EncodesLargeTextsFast) {
     const std::vector<TokenId> ids = tok().Encode(*text, false, true);
     const double seconds = SecondsSince(start);
     EXPECT_LT(seconds, 1.0) << text->substr(0, 20);
-    EXPECT_EQ(tok().Decode(ids), *text);
+    EXPECT_TRUE(tok().Decode(ids) == *text) << text->substr(0, 20);  // (no 100 KB diff on failure)
   }
 }
 
@@ -169,7 +202,39 @@ TEST_F(SpmTest, MatchesSentencePieceIds) {
     // sentencepiece never parses control tokens in text.
     EXPECT_EQ(tok().Encode(text, /*add_bos=*/false, /*parse_special=*/false), ids);
     EXPECT_EQ(tok().Decode(ids), c["decoded"].get<std::string>());
-    EXPECT_EQ(tok().Decode(ids), text);
+    // A "▁" in the text decodes as a space, as with sentencepiece.
+    if (text.find("\xE2\x96\x81") == std::string::npos) {
+      EXPECT_EQ(tok().Decode(ids), text);
+    }
+  }
+}
+
+TEST_F(SpmTest, EncodesLargeTextsFast) {
+  // SentencePiece has no pre-tokenizer: the whole text is one run to merge.
+  std::string text;
+  while (text.size() < 100 * 1024) {
+    for (const auto& c : golden_["cases"]) {
+      if (!c["name"].get<std::string>().starts_with("random_")) text += c["text"].get<std::string>();
+    }
+  }
+  const auto start = std::chrono::steady_clock::now();
+  const std::vector<TokenId> ids = tok().Encode(text, false, false);
+  EXPECT_LT(SecondsSince(start), 1.0);
+  EXPECT_TRUE(tok().Decode(ids) == text);
+}
+
+TEST_F(SpmTest, TokenBytesRebuildRandomTexts) {
+  // Every byte has a token; the text gets the space prefix unless it starts
+  // with a (user-defined) special token, and a "▁" in the text comes back as
+  // a space (as with sentencepiece).
+  for (const std::string& text : RandomTexts(2000)) {
+    std::string expected = text.empty() || text.starts_with("<|user|>") ? "" : " ";
+    for (size_t pos = 0; pos < text.size();) {
+      const bool mark = text.compare(pos, 3, "\xE2\x96\x81") == 0;
+      expected += mark ? std::string(" ") : text.substr(pos, 1);
+      pos += mark ? 3 : 1;
+    }
+    EXPECT_EQ(ConcatTokenBytes(tok(), tok().Encode(text, false, false)), expected);
   }
 }
 
@@ -183,7 +248,6 @@ TEST_F(SpmTest, SpecialTokensMatchTransformers) {
   for (const auto& c : golden_["special_cases"]) {
     const std::string text = c["text"];
     EXPECT_EQ(tok().Encode(text, false, /*parse_special=*/true), Ids(c["ids"])) << text;
-    EXPECT_EQ(tok().Decode(Ids(c["ids"])), text);
   }
 }
 
