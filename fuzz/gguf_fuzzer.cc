@@ -24,7 +24,8 @@ void TryGet(Get get) {
 
 void Touch(const ri::gguf::File& file, const uint8_t* data, size_t size) {
   for (const auto& entry : file.metadata()) {
-    const std::string& key = entry.first;  // a named variable: lambdas cannot capture bindings in clang 14
+    // A named variable: clang 14 lambdas cannot capture structured bindings.
+    const std::string& key = entry.first;
     Check(file.Find(key) == &entry.second);
     TryGet([&] { file.GetUint(key); });
     TryGet([&] { file.GetFloat(key); });
@@ -37,7 +38,8 @@ void Touch(const ri::gguf::File& file, const uint8_t* data, size_t size) {
   for (const ri::gguf::TensorInfo& tensor : file.tensors()) {
     Check(file.FindTensor(tensor.name) == &tensor);
     Check(tensor.offset % file.alignment() == 0);
-    Check(tensor.num_bytes > 0 && tensor.data >= data && tensor.data + tensor.num_bytes <= data + size);
+    Check(tensor.num_bytes > 0 && tensor.data >= data &&
+          tensor.data + tensor.num_bytes <= data + size);
     // Reads the first and last byte, so AddressSanitizer sees a bad bound.
     volatile uint8_t edge = tensor.data[0] ^ tensor.data[tensor.num_bytes - 1];
     (void)edge;

@@ -14,6 +14,7 @@
 #include "attention/policy_config.h"
 #include "attention/quest_attention.h"
 #include "kv/paged_kv_cache.h"
+#include "model/reference_llama.h"
 #include "model/tiny_model.h"
 #include "util/error.h"
 #include "util/fp16.h"
@@ -114,71 +115,49 @@ TEST(PolicyConfigTest, ParsesSpecsAndRejectsBadOnes) {
 using VisibleFn = std::function<std::vector<int>(int layer, int kv_head, int position,
                                                  bool decode, const float* group_queries)>;
 
-// A llama forward pass written for clarity: one token at a time, dense
-// per-layer K/V arrays (rounded to F16 as the engine stores them).
+// A llama forward pass one token at a time, with dense per-layer K/V, that
+// applies a policy's visibility rule as its definition states it.
 class ReferenceModel {
  public:
-  explicit ReferenceModel(const Model& model) : model_(model), c_(model.config()) {
+  explicit ReferenceModel(const Model& model) : llama_(model), c_(model.config()) {
     keys_.resize(c_.num_layers);
     values_.resize(c_.num_layers);
   }
 
   // Logits of the token at `position`; `visible` chooses the attended positions;
-  // `on_weights(layer, weights per head over the visible positions)` observes attention.
+  // `on_weights(layer, seen, weights per head over seen)` observes attention.
   std::vector<float> Step(TokenId token, int position, bool decode, const VisibleFn& visible,
                           const std::function<void(int, const std::vector<int>&,
-                                                   const std::vector<std::vector<float>>&)>&
+                                                   const std::vector<std::vector<double>>&)>&
                               on_weights = nullptr) {
-    const ModelWeights& w = model_.weights();
-    const int hidden = c_.hidden_size;
-    std::vector<float> x = Row(w.token_embedding, token);
+    std::vector<float> x = llama_.Embed(token);
     for (int l = 0; l < c_.num_layers; ++l) {
-      const LayerWeights& layer = w.layers[l];
-      std::vector<float> h = Norm(x, layer.attention_norm);
-      std::vector<float> q = MatVec(layer.query, h), k = MatVec(layer.key, h),
-                         v = MatVec(layer.value, h);
-      for (int head = 0; head < c_.num_heads; ++head) Rotate(&q[head * c_.head_dim], position);
-      for (int head = 0; head < c_.num_kv_heads; ++head) Rotate(&k[head * c_.head_dim], position);
-      for (float& value : k) value = Fp16ToFloat(FloatToFp16(value));
-      for (float& value : v) value = Fp16ToFloat(FloatToFp16(value));
-      keys_[l].push_back(k);
-      values_[l].push_back(v);
+      ReferenceLlama::Projections p = llama_.Project(l, x, position);
+      keys_[l].push_back(p.keys);
+      values_[l].push_back(p.values);
       std::vector<float> attention(c_.num_heads * c_.head_dim, 0.0f);
       const int group = c_.num_heads / c_.num_kv_heads;
-      std::vector<std::vector<float>> weights(c_.num_heads);
+      std::vector<std::vector<double>> weights(c_.num_heads);
       std::vector<int> seen;
       for (int head = 0; head < c_.num_heads; ++head) {
         const int kv = head / group;
-        seen = visible(l, kv, position, decode, &q[kv * group * c_.head_dim]);
-        std::vector<double> scores;
-        double max_score = -INFINITY;
-        for (int p : seen) {
-          double dot = 0;
-          for (int d = 0; d < c_.head_dim; ++d) {
-            dot += q[head * c_.head_dim + d] * keys_[l][p][kv * c_.head_dim + d];
-          }
-          scores.push_back(dot / std::sqrt(static_cast<double>(c_.head_dim)));
-          max_score = std::max(max_score, scores.back());
+        seen = visible(l, kv, position, decode, &p.queries[kv * group * c_.head_dim]);
+        std::vector<const float*> k, v;
+        for (int s : seen) {
+          k.push_back(key(l, s, kv));
+          v.push_back(&values_[l][s][kv * c_.head_dim]);
         }
-        double sum = 0;
-        for (double& s : scores) sum += (s = std::exp(s - max_score));
-        for (size_t i = 0; i < seen.size(); ++i) {
-          weights[head].push_back(static_cast<float>(scores[i] / sum));
-          for (int d = 0; d < c_.head_dim; ++d) {
-            attention[head * c_.head_dim + d] +=
-                static_cast<float>(scores[i] / sum) * values_[l][seen[i]][kv * c_.head_dim + d];
-          }
+        ReferenceAttentionResult result =
+            ReferenceAttend(&p.queries[head * c_.head_dim], k, v, c_.head_dim);
+        for (int d = 0; d < c_.head_dim; ++d) {
+          attention[head * c_.head_dim + d] = static_cast<float>(result.output[d]);
         }
+        weights[head] = std::move(result.weights);
       }
       if (on_weights) on_weights(l, seen, weights);
-      Add(x, MatVec(layer.attention_output, attention));
-      h = Norm(x, layer.ffn_norm);
-      std::vector<float> gate = MatVec(layer.ffn_gate, h), up = MatVec(layer.ffn_up, h);
-      for (size_t i = 0; i < gate.size(); ++i) gate[i] = gate[i] / (1 + std::exp(-gate[i])) * up[i];
-      Add(x, MatVec(layer.ffn_down, gate));
+      llama_.Finish(l, attention, x);
     }
-    (void)hidden;
-    return MatVec(w.output, Norm(x, w.output_norm));
+    return llama_.Logits(x);
   }
 
   // The stored key of (layer, position, kv head), for the selection rule.
@@ -187,40 +166,7 @@ class ReferenceModel {
   }
 
  private:
-  static std::vector<float> Row(const WeightMatrix& m, int r) {
-    const float* data = reinterpret_cast<const float*>(m.data) + r * m.cols;
-    return {data, data + m.cols};
-  }
-  static std::vector<float> MatVec(const WeightMatrix& m, const std::vector<float>& x) {
-    std::vector<float> y(m.rows);
-    for (int r = 0; r < m.rows; ++r) {
-      double sum = 0;
-      for (int c = 0; c < m.cols; ++c) sum += Row(m, r)[c] * static_cast<double>(x[c]);
-      y[r] = static_cast<float>(sum);
-    }
-    return y;
-  }
-  std::vector<float> Norm(const std::vector<float>& x, const std::vector<float>& weight) const {
-    double squares = 0;
-    for (float v : x) squares += v * v;
-    const double scale = 1 / std::sqrt(squares / x.size() + c_.rms_norm_eps);
-    std::vector<float> y(x.size());
-    for (size_t i = 0; i < x.size(); ++i) y[i] = static_cast<float>(x[i] * scale * weight[i]);
-    return y;
-  }
-  void Rotate(float* head, int position) const {
-    for (int i = 0; i < c_.head_dim / 2; ++i) {
-      const double angle = position * std::pow(c_.rope_theta, -2.0 * i / c_.head_dim);
-      const double a = head[2 * i], b = head[2 * i + 1];
-      head[2 * i] = static_cast<float>(a * std::cos(angle) - b * std::sin(angle));
-      head[2 * i + 1] = static_cast<float>(a * std::sin(angle) + b * std::cos(angle));
-    }
-  }
-  static void Add(std::vector<float>& x, const std::vector<float>& y) {
-    for (size_t i = 0; i < x.size(); ++i) x[i] += y[i];
-  }
-
-  const Model& model_;
+  ReferenceLlama llama_;
   const ModelConfig& c_;
   std::vector<std::vector<std::vector<float>>> keys_, values_;  // [layer][position]
 };
@@ -284,12 +230,12 @@ class PolicyRunTest : public ::testing::Test {
   std::vector<std::vector<float>> RunReference(
       ReferenceModel& reference, const VisibleFn& visible,
       const std::function<void(int, int, const std::vector<int>&,
-                               const std::vector<std::vector<float>>&)>& on_weights = nullptr) {
+                               const std::vector<std::vector<double>>&)>& on_weights = nullptr) {
     std::vector<std::vector<float>> all;
     for (int i = 0; i < kPromptLength + kDecodeSteps; ++i) {
       const bool decode = i >= kPromptLength;
       auto observe = [&](int layer, const std::vector<int>& seen,
-                         const std::vector<std::vector<float>>& weights) {
+                         const std::vector<std::vector<double>>& weights) {
         if (decode && on_weights) on_weights(layer, i, seen, weights);
       };
       std::vector<float> logits = reference.Step(tokens_[i], i, decode, visible, observe);
@@ -396,7 +342,7 @@ TEST_F(PolicyRunTest, TovaMatchesReference) {
   // After each decode step's attention, drop the lowest head-averaged weights
   // until the layer is within budget.
   auto evict = [&](int layer, int position, const std::vector<int>& seen,
-                   const std::vector<std::vector<float>>& weights) {
+                   const std::vector<std::vector<double>>& weights) {
     const int budget = config.budget.TokensFor(position + 1);
     std::vector<std::pair<double, int>> average;
     for (size_t i = 0; i < seen.size(); ++i) {

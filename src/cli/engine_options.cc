@@ -146,15 +146,26 @@ std::string PolicyStatistics(const Session& session, const PolicyConfig& policy)
   const ModelConfig& c = session.model().config();
   const double steps = std::max<uint64_t>(1, stats.decode_steps);
   const double heads = static_cast<double>(c.num_layers) * c.num_kv_heads;
-  // What full attention would have read over the same steps.
   const uint64_t full_bytes = session.full_attention_kv_bytes();
-  return fmt::format(
+  std::string text = fmt::format(
       "attention {}: {} decode steps; per step and kv head: {:.1f} positions, {:.1f} pages; "
-      "KV read {:.2f} MiB per step ({:.1f}% of full attention); KV cache {:.2f} MiB",
+      "KV read {:.3f} MiB per step ({:.1f}% of full attention); KV cache {:.2f} MiB",
       policy.ToString(), stats.decode_steps, stats.positions_attended / steps / heads,
       stats.pages_read / steps / heads, stats.kv_bytes_read / steps / 1048576.0,
       full_bytes ? 100.0 * stats.kv_bytes_read / full_bytes : 100.0,
       session.cache().bytes_in_use() / 1048576.0);
+  if (stats.window_queries > 0) {
+    const double queries = static_cast<double>(stats.window_queries);
+    text += fmt::format(
+        "\nretrospective window: {:.2f} supplementary pages and {:.1f} positions per window "
+        "query and step",
+        stats.supplementary_pages / queries, stats.supplementary_positions / queries);
+  }
+  if (stats.exposure_count > 0) {
+    text += fmt::format("\neffective KV exposure: {:.3f} x budget (over {} retired queries)",
+                        stats.exposure_sum / stats.exposure_count, stats.exposure_count);
+  }
+  return text;
 }
 
 std::string TimingSummary(const GenerationResult& result) {

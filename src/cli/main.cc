@@ -3,6 +3,9 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
+#include <string_view>
+
 #include "cli/commands.h"
 #include "util/error.h"
 
@@ -20,6 +23,16 @@ int main(int argc, char** argv) {
     }
     return list;
   }();
+  const auto is_command = [&](std::string_view name) {
+    return std::any_of(commands.begin(), commands.end(),
+                       [&](const auto& entry) { return entry.first->get_name() == name; });
+  };
+  if (argc > 1 && argv[1][0] != '-' && !is_command(argv[1])) {
+    std::string known;
+    for (const auto& entry : commands) known += (known.empty() ? "" : ", ") + entry.first->get_name();
+    fmt::print(stderr, "error: unknown subcommand '{}' (known: {})\n", argv[1], known);
+    return 2;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {

@@ -26,8 +26,9 @@ constexpr std::string_view kAlignmentKey = "general.alignment";
 constexpr uint64_t kMaxReserve = 1 << 16;
 
 // Smallest encodings, used to bound counts by the bytes left before reserving.
-constexpr uint64_t kMinKvBytes = 8 + 4 + 1;               // key length, type, 1-byte value
-constexpr uint64_t kMinTensorInfoBytes = 8 + 4 + 8 + 4 + 8;  // name length, n_dims, 1 dim, type, offset
+constexpr uint64_t kMinKvBytes = 8 + 4 + 1;  // key length, type, 1-byte value
+constexpr uint64_t kMinTensorInfoBytes =
+    8 + 4 + 8 + 4 + 8;  // name length, n_dims, 1 dim, type, offset
 
 bool IsKnownValueType(uint32_t raw) { return raw <= static_cast<uint32_t>(ValueType::kFloat64); }
 
@@ -47,7 +48,9 @@ bool IsIntegerType(ValueType type) {
   }
 }
 
-bool IsFloatType(ValueType type) { return type == ValueType::kFloat32 || type == ValueType::kFloat64; }
+bool IsFloatType(ValueType type) {
+  return type == ValueType::kFloat32 || type == ValueType::kFloat64;
+}
 
 template <typename T>
 void ReserveBounded(std::vector<T>& items, uint64_t count) {
@@ -137,8 +140,9 @@ class Reader {
 
   std::string ReadString(std::string_view what) {
     const uint64_t length = Read<uint64_t>(what, "length");
-    if (length > left() + 3) {
-      Fail("truncated file: {} {} length {} exceeds the {} bytes left", Where(), what, length, left());
+    if (length > left()) {
+      Fail("truncated file: {} {} length {} exceeds the {} bytes left", Where(), what, length,
+           left());
     }
     std::string text(reinterpret_cast<const char*>(data_ + position_), length);
     position_ += length;
@@ -149,8 +153,8 @@ class Reader {
   // be in the file, so that a hostile count fails before anything is reserved.
   void CheckCount(uint64_t count, uint64_t min_size, std::string_view what) {
     if (min_size > 0 && count > left() / min_size) {
-      Fail("truncated file: {} {} {} needs at least {} bytes each but only {} bytes are left", Where(),
-           what, count, min_size, left());
+      Fail("truncated file: {} {} {} needs at least {} bytes each but only {} bytes are left",
+           Where(), what, count, min_size, left());
     }
   }
 
@@ -158,15 +162,33 @@ class Reader {
     Value value;
     value.type = type;
     switch (type) {
-      case ValueType::kUint8: value.integer = Read<uint8_t>("uint8 value"); break;
-      case ValueType::kInt8: value.integer = Read<int8_t>("int8 value"); break;
-      case ValueType::kUint16: value.integer = Read<uint16_t>("uint16 value"); break;
-      case ValueType::kInt16: value.integer = Read<int16_t>("int16 value"); break;
-      case ValueType::kUint32: value.integer = Read<uint32_t>("uint32 value"); break;
-      case ValueType::kInt32: value.integer = Read<int32_t>("int32 value"); break;
-      case ValueType::kInt64: value.integer = Read<int64_t>("int64 value"); break;
-      case ValueType::kFloat32: value.real = Read<float>("float32 value"); break;
-      case ValueType::kFloat64: value.real = Read<double>("float64 value"); break;
+      case ValueType::kUint8:
+        value.integer = Read<uint8_t>("uint8 value");
+        break;
+      case ValueType::kInt8:
+        value.integer = Read<int8_t>("int8 value");
+        break;
+      case ValueType::kUint16:
+        value.integer = Read<uint16_t>("uint16 value");
+        break;
+      case ValueType::kInt16:
+        value.integer = Read<int16_t>("int16 value");
+        break;
+      case ValueType::kUint32:
+        value.integer = Read<uint32_t>("uint32 value");
+        break;
+      case ValueType::kInt32:
+        value.integer = Read<int32_t>("int32 value");
+        break;
+      case ValueType::kInt64:
+        value.integer = Read<int64_t>("int64 value");
+        break;
+      case ValueType::kFloat32:
+        value.real = Read<float>("float32 value");
+        break;
+      case ValueType::kFloat64:
+        value.real = Read<double>("float64 value");
+        break;
       case ValueType::kUint64: {
         const uint64_t raw = Read<uint64_t>("uint64 value");
         if (raw > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
@@ -182,8 +204,12 @@ class Reader {
         value.integer = raw;
         break;
       }
-      case ValueType::kString: value.string = ReadString("string"); break;
-      case ValueType::kArray: ReadArray(value, depth + 1); break;
+      case ValueType::kString:
+        value.string = ReadString("string");
+        break;
+      case ValueType::kArray:
+        ReadArray(value, depth + 1);
+        break;
     }
     return value;
   }
@@ -270,8 +296,8 @@ TensorInfo ReadTensorInfo(Reader& reader, uint64_t index) {
   if (!traits) Fail("tensor '{}' has unknown type id {}", info.name, type_id);
   info.type = static_cast<TensorType>(type_id);
   if (info.dims[0] % traits->block_size != 0) {
-    Fail("tensor '{}' of type {} has first dimension {}, not a multiple of the block size {}", info.name,
-         traits->name, info.dims[0], traits->block_size);
+    Fail("tensor '{}' of type {} has first dimension {}, not a multiple of the block size {}",
+         info.name, traits->name, info.dims[0], traits->block_size);
   }
   // num_elements < 2^63 and type_size <= block_size * 8 in every format, but
   // check rather than rely on the table.
@@ -287,19 +313,32 @@ TensorInfo ReadTensorInfo(Reader& reader, uint64_t index) {
 
 std::string_view ValueTypeName(ValueType type) {
   switch (type) {
-    case ValueType::kUint8: return "uint8";
-    case ValueType::kInt8: return "int8";
-    case ValueType::kUint16: return "uint16";
-    case ValueType::kInt16: return "int16";
-    case ValueType::kUint32: return "uint32";
-    case ValueType::kInt32: return "int32";
-    case ValueType::kFloat32: return "float32";
-    case ValueType::kBool: return "bool";
-    case ValueType::kString: return "string";
-    case ValueType::kArray: return "array";
-    case ValueType::kUint64: return "uint64";
-    case ValueType::kInt64: return "int64";
-    case ValueType::kFloat64: return "float64";
+    case ValueType::kUint8:
+      return "uint8";
+    case ValueType::kInt8:
+      return "int8";
+    case ValueType::kUint16:
+      return "uint16";
+    case ValueType::kInt16:
+      return "int16";
+    case ValueType::kUint32:
+      return "uint32";
+    case ValueType::kInt32:
+      return "int32";
+    case ValueType::kFloat32:
+      return "float32";
+    case ValueType::kBool:
+      return "bool";
+    case ValueType::kString:
+      return "string";
+    case ValueType::kArray:
+      return "array";
+    case ValueType::kUint64:
+      return "uint64";
+    case ValueType::kInt64:
+      return "int64";
+    case ValueType::kFloat64:
+      return "float64";
   }
   return "unknown";
 }
@@ -339,30 +378,34 @@ File File::Parse(const uint8_t* data, size_t size) {
     Value value = reader.ReadValue(type, 0);
     file.metadata_.emplace_back(std::move(key), std::move(value));
   }
-  CheckUnique(file.metadata_, [](const auto& entry) -> std::string_view { return entry.first; },
-              "metadata key");
+  CheckUnique(
+      file.metadata_, [](const auto& entry) -> std::string_view { return entry.first; },
+      "metadata key");
   file.alignment_ = ReadAlignment(file.Find(kAlignmentKey));
 
   reader.SetItem("header");
   reader.CheckCount(tensor_count, kMinTensorInfoBytes, "tensor count");
   ReserveBounded(file.tensors_, tensor_count);
   for (uint64_t i = 0; i < tensor_count; ++i) file.tensors_.push_back(ReadTensorInfo(reader, i));
-  CheckUnique(file.tensors_, [](const TensorInfo& tensor) -> std::string_view { return tensor.name; },
-              "tensor name");
+  CheckUnique(
+      file.tensors_, [](const TensorInfo& tensor) -> std::string_view { return tensor.name; },
+      "tensor name");
 
   // position <= size < 2^64 - alignment, so the rounding cannot overflow.
-  const uint64_t data_offset = (reader.position() + file.alignment_ - 1) / file.alignment_ * file.alignment_;
+  const uint64_t data_offset =
+      (reader.position() + file.alignment_ - 1) / file.alignment_ * file.alignment_;
   for (TensorInfo& tensor : file.tensors_) {
     if (tensor.offset % file.alignment_ != 0) {
-      Fail("tensor '{}' offset {} is not a multiple of the alignment {}", tensor.name, tensor.offset,
-           file.alignment_);
+      Fail("tensor '{}' offset {} is not a multiple of the alignment {}", tensor.name,
+           tensor.offset, file.alignment_);
     }
     uint64_t end = 0;
     if (__builtin_add_overflow(data_offset, tensor.offset, &end) ||
         __builtin_add_overflow(end, tensor.num_bytes, &end) || end > size) {
-      Fail("tensor '{}' (offset {}, {} bytes) extends past the end of the file (data section at {}, "
-           "file size {})",
-           tensor.name, tensor.offset, tensor.num_bytes, data_offset, size);
+      Fail(
+          "tensor '{}' (offset {}, {} bytes) extends past the end of the file (data section at {}, "
+          "file size {})",
+          tensor.name, tensor.offset, tensor.num_bytes, data_offset, size);
     }
     tensor.data = data + data_offset + tensor.offset;
   }
@@ -389,7 +432,8 @@ const Value& Require(const Value* value, std::string_view key) {
 
 uint64_t AsUint(std::string_view key, const Value& value) {
   if (!value.IsInteger()) WrongType(key, value, "an integer");
-  if (value.integer < 0) Fail("metadata key '{}' is {}, expected a non-negative integer", key, value.integer);
+  if (value.integer < 0)
+    Fail("metadata key '{}' is {}, expected a non-negative integer", key, value.integer);
   return static_cast<uint64_t>(value.integer);
 }
 
@@ -399,10 +443,11 @@ double AsFloat(std::string_view key, const Value& value) {
   WrongType(key, value, "a number");
 }
 
-const std::vector<Value>* ArrayOf(std::string_view key, const Value* value, bool (*accepts)(ValueType),
-                                  std::string_view expected) {
+const std::vector<Value>* ArrayOf(std::string_view key, const Value* value,
+                                  bool (*accepts)(ValueType), std::string_view expected) {
   if (value == nullptr) return nullptr;
-  if (value->type != ValueType::kArray || !accepts(value->element_type)) WrongType(key, *value, expected);
+  if (value->type != ValueType::kArray || !accepts(value->element_type))
+    WrongType(key, *value, expected);
   return &value->array;
 }
 
@@ -440,8 +485,8 @@ std::string File::GetStringOr(std::string_view key, std::string_view fallback) c
 }
 
 std::vector<std::string> File::GetStringArray(std::string_view key) const {
-  const auto* elements =
-      ArrayOf(key, Find(key), [](ValueType type) { return type == ValueType::kString; }, "array of string");
+  const auto* elements = ArrayOf(
+      key, Find(key), [](ValueType type) { return type == ValueType::kString; }, "array of string");
   std::vector<std::string> result;
   if (elements == nullptr) return result;
   result.reserve(elements->size());
@@ -460,8 +505,7 @@ std::vector<int64_t> File::GetIntArray(std::string_view key) const {
 
 std::vector<float> File::GetFloatArray(std::string_view key) const {
   const auto* elements = ArrayOf(
-      key, Find(key),
-      [](ValueType type) { return IsFloatType(type) || IsIntegerType(type); },
+      key, Find(key), [](ValueType type) { return IsFloatType(type) || IsIntegerType(type); },
       "array of numbers");
   std::vector<float> result;
   if (elements == nullptr) return result;

@@ -47,18 +47,42 @@ struct Bytes {
 // Writes a value's payload (without its type tag), as the GGUF format says.
 void PutValue(Bytes& out, const Value& value) {
   switch (value.type) {
-    case ValueType::kUint8: out.Put<uint8_t>(value.integer); break;
-    case ValueType::kInt8: out.Put<int8_t>(value.integer); break;
-    case ValueType::kUint16: out.Put<uint16_t>(value.integer); break;
-    case ValueType::kInt16: out.Put<int16_t>(value.integer); break;
-    case ValueType::kUint32: out.Put<uint32_t>(value.integer); break;
-    case ValueType::kInt32: out.Put<int32_t>(value.integer); break;
-    case ValueType::kUint64: out.Put<uint64_t>(value.integer); break;
-    case ValueType::kInt64: out.Put<int64_t>(value.integer); break;
-    case ValueType::kFloat32: out.Put<float>(static_cast<float>(value.real)); break;
-    case ValueType::kFloat64: out.Put<double>(value.real); break;
-    case ValueType::kBool: out.Put<uint8_t>(value.integer); break;
-    case ValueType::kString: out.PutString(value.string); break;
+    case ValueType::kUint8:
+      out.Put<uint8_t>(value.integer);
+      break;
+    case ValueType::kInt8:
+      out.Put<int8_t>(value.integer);
+      break;
+    case ValueType::kUint16:
+      out.Put<uint16_t>(value.integer);
+      break;
+    case ValueType::kInt16:
+      out.Put<int16_t>(value.integer);
+      break;
+    case ValueType::kUint32:
+      out.Put<uint32_t>(value.integer);
+      break;
+    case ValueType::kInt32:
+      out.Put<int32_t>(value.integer);
+      break;
+    case ValueType::kUint64:
+      out.Put<uint64_t>(value.integer);
+      break;
+    case ValueType::kInt64:
+      out.Put<int64_t>(value.integer);
+      break;
+    case ValueType::kFloat32:
+      out.Put<float>(static_cast<float>(value.real));
+      break;
+    case ValueType::kFloat64:
+      out.Put<double>(value.real);
+      break;
+    case ValueType::kBool:
+      out.Put<uint8_t>(value.integer);
+      break;
+    case ValueType::kString:
+      out.PutString(value.string);
+      break;
     case ValueType::kArray:
       out.Put<uint32_t>(static_cast<uint32_t>(value.element_type));
       out.Put<uint64_t>(value.array.size());
@@ -163,7 +187,9 @@ struct TestFile {
   }
 };
 
-File ParseBytes(const std::vector<uint8_t>& bytes) { return File::Parse(bytes.data(), bytes.size()); }
+File ParseBytes(const std::vector<uint8_t>& bytes) {
+  return File::Parse(bytes.data(), bytes.size());
+}
 
 // Parses and returns the ri::Error message (fails the test if none).
 std::string ParseError(const std::vector<uint8_t>& bytes) {
@@ -180,7 +206,8 @@ TestFile SmallModel() {
   TestFile file;
   file.metadata.emplace_back("general.architecture", Str("llama"));
   file.metadata.emplace_back("llama.block_count", Int(ValueType::kUint32, 2));
-  file.metadata.emplace_back("tokenizer.ggml.tokens", Array(ValueType::kString, {Str("a"), Str("bc")}));
+  file.metadata.emplace_back("tokenizer.ggml.tokens",
+                             Array(ValueType::kString, {Str("a"), Str("bc")}));
   file.AddTensor("token_embd.weight", {32, 3}, TensorType::Q8_0);
   file.AddTensor("output_norm.weight", {5}, TensorType::F32);
   file.AddTensor("blk.0.attn_q.weight", {64, 2}, TensorType::Q4_1);
@@ -206,14 +233,17 @@ TEST(GgufFile, EveryValueTypeRoundTrips) {
       Str(std::string("nul\0inside \xc4\xa0utf8", 17)),
       Array(ValueType::kUint8, {}),
       Array(ValueType::kInt16, {Int(ValueType::kInt16, -1), Int(ValueType::kInt16, 7)}),
-      Array(ValueType::kFloat64, {Real(ValueType::kFloat64, 0.5), Real(ValueType::kFloat64, -2.25)}),
+      Array(ValueType::kFloat64,
+            {Real(ValueType::kFloat64, 0.5), Real(ValueType::kFloat64, -2.25)}),
       Array(ValueType::kBool, {Int(ValueType::kBool, 1), Int(ValueType::kBool, 0)}),
       Array(ValueType::kString, {Str("x"), Str(""), Str("yz")}),
-      Array(ValueType::kArray, {Array(ValueType::kString, {Str("p"), Str("q")}), Array(ValueType::kInt64, {}),
-                                Array(ValueType::kArray, {Array(ValueType::kUint32, {Int(ValueType::kUint32, 9)})})}),
+      Array(ValueType::kArray,
+            {Array(ValueType::kString, {Str("p"), Str("q")}), Array(ValueType::kInt64, {}),
+             Array(ValueType::kArray, {Array(ValueType::kUint32, {Int(ValueType::kUint32, 9)})})}),
   };
   TestFile file;
-  for (size_t i = 0; i < values.size(); ++i) file.metadata.emplace_back(fmt::format("key.{}", i), values[i]);
+  for (size_t i = 0; i < values.size(); ++i)
+    file.metadata.emplace_back(fmt::format("key.{}", i), values[i]);
   const File parsed = ParseBytes(file.Build());
   ASSERT_EQ(parsed.metadata().size(), values.size());
   for (size_t i = 0; i < values.size(); ++i) {
@@ -269,7 +299,8 @@ TEST(GgufFile, CustomAlignment) {
     const std::vector<uint8_t> bytes = file.Build();
     const File parsed = ParseBytes(bytes);
     EXPECT_EQ(parsed.alignment(), alignment);
-    const uint64_t data_offset = (file.BuildHeader().data.size() + alignment - 1) / alignment * alignment;
+    const uint64_t data_offset =
+        (file.BuildHeader().data.size() + alignment - 1) / alignment * alignment;
     for (const TensorInfo& tensor : parsed.tensors()) {
       EXPECT_EQ(tensor.offset % alignment, 0u);
       EXPECT_EQ(tensor.data, bytes.data() + data_offset + tensor.offset) << alignment;
@@ -286,7 +317,9 @@ TEST(GgufFile, EmptyFileWithoutTensorsNeedsNoPadding) {
 
 TEST(GgufFile, EveryTruncationIsAnError) {
   TestFile file = SmallModel();
-  file.metadata.emplace_back("nested", Array(ValueType::kArray, {Array(ValueType::kFloat32, {Real(ValueType::kFloat32, 1)})}));
+  file.metadata.emplace_back(
+      "nested",
+      Array(ValueType::kArray, {Array(ValueType::kFloat32, {Real(ValueType::kFloat32, 1)})}));
   file.metadata.emplace_back("flag", Int(ValueType::kBool, 1));
   const std::vector<uint8_t> bytes = file.Build();
   ASSERT_NO_THROW(ParseBytes(bytes));
@@ -295,14 +328,16 @@ TEST(GgufFile, EveryTruncationIsAnError) {
     const std::vector<uint8_t> prefix(bytes.begin(), bytes.begin() + size);
     EXPECT_THROW(ParseBytes(prefix), Error) << "prefix of " << size << " bytes";
   }
-  EXPECT_THAT(ParseError({}), HasSubstr("truncated file: header magic needs 4 bytes but only 0 are left"));
+  EXPECT_THAT(ParseError({}),
+              HasSubstr("truncated file: header magic needs 4 bytes but only 0 are left"));
 }
 
 TEST(GgufFile, HugeCountsFailFast) {
   {
     Bytes out;
     out.Put<uint32_t>(0x46554747).Put<uint32_t>(3).Put<uint64_t>(0).Put<uint64_t>(kHuge);
-    EXPECT_THAT(ParseError(out.data), HasSubstr("metadata count 1152921504606846976 needs at least"));
+    EXPECT_THAT(ParseError(out.data),
+                HasSubstr("metadata count 1152921504606846976 needs at least"));
   }
   {
     Bytes out;
@@ -313,21 +348,28 @@ TEST(GgufFile, HugeCountsFailFast) {
     Bytes out;
     out.Put<uint32_t>(0x46554747).Put<uint32_t>(3).Put<uint64_t>(0).Put<uint64_t>(1);
     out.PutString("tokens").Put<uint32_t>(9).Put<uint32_t>(8).Put<uint64_t>(kHuge).PutString("a");
-    EXPECT_THAT(ParseError(out.data),
-                HasSubstr("metadata key 'tokens' array length 1152921504606846976 needs at least 8 bytes each"));
+    EXPECT_THAT(
+        ParseError(out.data),
+        HasSubstr(
+            "metadata key 'tokens' array length 1152921504606846976 needs at least 8 bytes each"));
   }
   {  // A string length near 2^64 in a nested array element.
     Bytes out;
     out.Put<uint32_t>(0x46554747).Put<uint32_t>(3).Put<uint64_t>(0).Put<uint64_t>(1);
     out.PutString("k").Put<uint32_t>(9).Put<uint32_t>(8).Put<uint64_t>(2).PutString("ok");
     out.Put<uint64_t>(~uint64_t{0}).Put<uint64_t>(0);
-    EXPECT_THAT(ParseError(out.data), HasSubstr("metadata key 'k'[1] string length 18446744073709551615 exceeds the 8 bytes left"));
+    EXPECT_THAT(
+        ParseError(out.data),
+        HasSubstr(
+            "metadata key 'k'[1] string length 18446744073709551615 exceeds the 8 bytes left"));
   }
   {  // A key length of 2^63.
     Bytes out;
     out.Put<uint32_t>(0x46554747).Put<uint32_t>(3).Put<uint64_t>(0).Put<uint64_t>(1);
     out.Put<uint64_t>(uint64_t{1} << 63).Put<uint32_t>(4).Put<uint32_t>(1);
-    EXPECT_THAT(ParseError(out.data), HasSubstr("metadata entry 0 key length 9223372036854775808 exceeds the 8 bytes left"));
+    EXPECT_THAT(
+        ParseError(out.data),
+        HasSubstr("metadata entry 0 key length 9223372036854775808 exceeds the 8 bytes left"));
   }
   {  // A tensor name length of 4e9.
     TestFile file = SmallModel();
@@ -337,7 +379,10 @@ TEST(GgufFile, HugeCountsFailFast) {
     head.PutString("first").Put<uint32_t>(1).Put<uint64_t>(4).Put<uint32_t>(0).Put<uint64_t>(0);
     head.Put<uint64_t>(4000000000);
     head.data.resize(head.data.size() + 40);
-    EXPECT_THAT(ParseError(head.data), HasSubstr("truncated file: tensor info 1 name length 4000000000 exceeds the 40 bytes left"));
+    EXPECT_THAT(
+        ParseError(head.data),
+        HasSubstr(
+            "truncated file: tensor info 1 name length 4000000000 exceeds the 40 bytes left"));
   }
 }
 
@@ -349,9 +394,12 @@ TEST(GgufFile, BadMagicAndVersion) {
     TestFile file = SmallModel();
     file.version = version;
     const std::string message = ParseError(file.Build());
-    if (version == 1) EXPECT_THAT(message, HasSubstr("GGUF version 1 is not supported"));
-    else if (version == 0x03000000) EXPECT_THAT(message, HasSubstr("big-endian"));
-    else EXPECT_THAT(message, HasSubstr(fmt::format("unsupported GGUF version {}", version)));
+    if (version == 1)
+      EXPECT_THAT(message, HasSubstr("GGUF version 1 is not supported"));
+    else if (version == 0x03000000)
+      EXPECT_THAT(message, HasSubstr("big-endian"));
+    else
+      EXPECT_THAT(message, HasSubstr(fmt::format("unsupported GGUF version {}", version)));
   }
 }
 
@@ -360,29 +408,35 @@ TEST(GgufFile, BadAlignment) {
     TestFile file = SmallModel();
     file.metadata.emplace_back("general.alignment", Int(ValueType::kUint32, alignment));
     EXPECT_THAT(ParseError(file.Build()),
-                HasSubstr(fmt::format("'general.alignment' is {}, expected a nonzero power of two", alignment)));
+                HasSubstr(fmt::format("'general.alignment' is {}, expected a nonzero power of two",
+                                      alignment)));
   }
   TestFile file = SmallModel();
   file.metadata.emplace_back("general.alignment", Int(ValueType::kUint64, 32));
-  EXPECT_THAT(ParseError(file.Build()), HasSubstr("'general.alignment' has type uint64, expected uint32"));
+  EXPECT_THAT(ParseError(file.Build()),
+              HasSubstr("'general.alignment' has type uint64, expected uint32"));
 }
 
 TEST(GgufFile, BadTensorPlacement) {
   {
     TestFile file = SmallModel();
     file.tensors[1].offset += 4;
-    EXPECT_THAT(ParseError(file.Build()),
-                HasSubstr("tensor 'output_norm.weight' offset 132 is not a multiple of the alignment 32"));
+    EXPECT_THAT(
+        ParseError(file.Build()),
+        HasSubstr("tensor 'output_norm.weight' offset 132 is not a multiple of the alignment 32"));
   }
   {
     TestFile file = SmallModel();
     file.data_size -= 1;
-    EXPECT_THAT(ParseError(file.Build()), HasSubstr("tensor 'blk.0.attn_q.weight' (offset 160, 80 bytes) extends past the end"));
+    EXPECT_THAT(
+        ParseError(file.Build()),
+        HasSubstr("tensor 'blk.0.attn_q.weight' (offset 160, 80 bytes) extends past the end"));
   }
   {  // offset + size wraps around 2^64.
     TestFile file = SmallModel();
     file.tensors[0].offset = ~uint64_t{31};
-    EXPECT_THAT(ParseError(file.Build()), HasSubstr("tensor 'token_embd.weight' (offset 18446744073709551584"));
+    EXPECT_THAT(ParseError(file.Build()),
+                HasSubstr("tensor 'token_embd.weight' (offset 18446744073709551584"));
   }
 }
 
@@ -392,14 +446,22 @@ TEST(GgufFile, BadTensorShapesAndTypes) {
     change(file.tensors[1]);
     return ParseError(file.Build());
   };
-  EXPECT_THAT(error_with([](TestTensor& t) { t.dims = {1, 1, 1, 1, 5}; }),
+  EXPECT_THAT(error_with([](TestTensor& t) {
+                t.dims = {1, 1, 1, 1, 5};
+              }),
               HasSubstr("tensor info 1 ('output_norm.weight'): has 5 dimensions, expected 1 to 4"));
   EXPECT_THAT(error_with([](TestTensor& t) { t.dims = {}; }), HasSubstr("has 0 dimensions"));
-  EXPECT_THAT(error_with([](TestTensor& t) { t.dims = {5, 0}; }),
+  EXPECT_THAT(error_with([](TestTensor& t) {
+                t.dims = {5, 0};
+              }),
               HasSubstr("tensor info 1 ('output_norm.weight'): dimension 1 is 0"));
-  EXPECT_THAT(error_with([](TestTensor& t) { t.dims = {uint64_t{1} << 32, uint64_t{1} << 32}; }),
+  EXPECT_THAT(error_with([](TestTensor& t) {
+                t.dims = {uint64_t{1} << 32, uint64_t{1} << 32};
+              }),
               HasSubstr("element count overflows (dimension 1 is 4294967296)"));
-  EXPECT_THAT(error_with([](TestTensor& t) { t.dims = {uint64_t{1} << 62, 2}; }),
+  EXPECT_THAT(error_with([](TestTensor& t) {
+                t.dims = {uint64_t{1} << 62, 2};
+              }),
               HasSubstr("element count overflows"));
   EXPECT_THAT(error_with([](TestTensor& t) {
                 t.dims = {uint64_t{1} << 62};
@@ -410,10 +472,12 @@ TEST(GgufFile, BadTensorShapesAndTypes) {
                 t.dims = {48};
                 t.type_id = static_cast<uint32_t>(TensorType::Q4_1);
               }),
-              HasSubstr("tensor 'output_norm.weight' of type Q4_1 has first dimension 48, not a multiple of the block size 32"));
+              HasSubstr("tensor 'output_norm.weight' of type Q4_1 has first dimension 48, not a "
+                        "multiple of the block size 32"));
   EXPECT_THAT(error_with([](TestTensor& t) { t.type_id = 4; }),
               HasSubstr("tensor 'output_norm.weight' has unknown type id 4"));
-  EXPECT_THAT(error_with([](TestTensor& t) { t.type_id = 0xffffffff; }), HasSubstr("unknown type id 4294967295"));
+  EXPECT_THAT(error_with([](TestTensor& t) { t.type_id = 0xffffffff; }),
+              HasSubstr("unknown type id 4294967295"));
 }
 
 TEST(GgufFile, Duplicates) {
@@ -431,7 +495,8 @@ TEST(GgufFile, BadValues) {
     file.metadata.emplace_back("bad", std::move(value));
     return ParseError(file.Build());
   };
-  EXPECT_THAT(error_with(Int(ValueType::kBool, 2)), HasSubstr("metadata key 'bad': bool value is 2, expected 0 or 1"));
+  EXPECT_THAT(error_with(Int(ValueType::kBool, 2)),
+              HasSubstr("metadata key 'bad': bool value is 2, expected 0 or 1"));
   Value too_large = Int(ValueType::kUint64, 0);
   too_large.integer = -1;  // written as 2^64 - 1
   EXPECT_THAT(error_with(Array(ValueType::kUint64, {Int(ValueType::kUint64, 1), too_large})),
@@ -455,7 +520,9 @@ TEST(GgufFile, NestingDepthIsBounded) {
   const File parsed = ParseBytes(file.Build());
   EXPECT_EQ(Describe(parsed.metadata()[0].second), Describe(Nested(8)));
   file.metadata[0].second = Nested(9);
-  EXPECT_THAT(ParseError(file.Build()), HasSubstr("metadata key 'deep'[0][0][0][0][0][0][0][0]: arrays nested deeper than 8 levels"));
+  EXPECT_THAT(
+      ParseError(file.Build()),
+      HasSubstr("metadata key 'deep'[0][0][0][0][0][0][0][0]: arrays nested deeper than 8 levels"));
   {  // A deep chain of array headers with no elements after them.
     Bytes out;
     out.Put<uint32_t>(0x46554747).Put<uint32_t>(3).Put<uint64_t>(0).Put<uint64_t>(1);
@@ -473,8 +540,10 @@ TEST(GgufFile, TypedGetters) {
   file.metadata.emplace_back("flag", Int(ValueType::kBool, 1));
   file.metadata.emplace_back("name", Str("llama"));
   file.metadata.emplace_back("tokens", Array(ValueType::kString, {Str("a"), Str("b")}));
-  file.metadata.emplace_back("types", Array(ValueType::kInt32, {Int(ValueType::kInt32, -1), Int(ValueType::kInt32, 3)}));
-  file.metadata.emplace_back("scores", Array(ValueType::kFloat32, {Real(ValueType::kFloat32, 0.25)}));
+  file.metadata.emplace_back(
+      "types", Array(ValueType::kInt32, {Int(ValueType::kInt32, -1), Int(ValueType::kInt32, 3)}));
+  file.metadata.emplace_back("scores",
+                             Array(ValueType::kFloat32, {Real(ValueType::kFloat32, 0.25)}));
   const File parsed = ParseBytes(file.Build());
 
   EXPECT_EQ(parsed.GetUint("u32"), 30u);
@@ -506,27 +575,37 @@ TEST(GgufFile, TypedGetters) {
     }
     return "no error";
   };
-  EXPECT_EQ(message([&] { parsed.GetUint("name"); }), "metadata key 'name' has type string, expected an integer");
-  EXPECT_EQ(message([&] { parsed.GetUint("i8"); }), "metadata key 'i8' is -3, expected a non-negative integer");
+  EXPECT_EQ(message([&] { parsed.GetUint("name"); }),
+            "metadata key 'name' has type string, expected an integer");
+  EXPECT_EQ(message([&] { parsed.GetUint("i8"); }),
+            "metadata key 'i8' is -3, expected a non-negative integer");
   EXPECT_EQ(message([&] { parsed.GetUint("absent"); }), "metadata key 'absent' is missing");
-  EXPECT_EQ(message([&] { parsed.GetFloat("flag"); }), "metadata key 'flag' has type bool, expected a number");
-  EXPECT_EQ(message([&] { parsed.GetBoolOr("u32", false); }), "metadata key 'u32' has type uint32, expected bool");
-  EXPECT_EQ(message([&] { parsed.GetString("tokens"); }), "metadata key 'tokens' has type array of string, expected string");
-  EXPECT_EQ(message([&] { parsed.GetStringOr("u32", ""); }), "metadata key 'u32' has type uint32, expected string");
+  EXPECT_EQ(message([&] { parsed.GetFloat("flag"); }),
+            "metadata key 'flag' has type bool, expected a number");
+  EXPECT_EQ(message([&] { parsed.GetBoolOr("u32", false); }),
+            "metadata key 'u32' has type uint32, expected bool");
+  EXPECT_EQ(message([&] { parsed.GetString("tokens"); }),
+            "metadata key 'tokens' has type array of string, expected string");
+  EXPECT_EQ(message([&] { parsed.GetStringOr("u32", ""); }),
+            "metadata key 'u32' has type uint32, expected string");
   EXPECT_EQ(message([&] { parsed.GetStringArray("types"); }),
             "metadata key 'types' has type array of int32, expected array of string");
   EXPECT_EQ(message([&] { parsed.GetIntArray("scores"); }),
             "metadata key 'scores' has type array of float32, expected array of integers");
   EXPECT_EQ(message([&] { parsed.GetFloatArray("tokens"); }),
             "metadata key 'tokens' has type array of string, expected array of numbers");
-  EXPECT_EQ(message([&] { parsed.GetIntArray("u32"); }), "metadata key 'u32' has type uint32, expected array of integers");
+  EXPECT_EQ(message([&] { parsed.GetIntArray("u32"); }),
+            "metadata key 'u32' has type uint32, expected array of integers");
 }
 
 class TempFile {
  public:
   explicit TempFile(const std::vector<uint8_t>& bytes)
-      : path_((std::filesystem::temp_directory_path() / fmt::format("gguf_test_{}.gguf", ::getpid())).string()) {
-    std::ofstream(path_, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+      : path_(
+            (std::filesystem::temp_directory_path() / fmt::format("gguf_test_{}.gguf", ::getpid()))
+                .string()) {
+    std::ofstream(path_, std::ios::binary)
+        .write(reinterpret_cast<const char*>(bytes.data()), bytes.size());
   }
   ~TempFile() { std::filesystem::remove(path_); }
   const std::string& path() const { return path_; }

@@ -17,7 +17,8 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-const std::string kModelPath = std::string(RETROINFER_MODEL_DIR) + "/SmolLM2-135M-Instruct.Q4_1.gguf";
+const std::string kModelPath =
+    std::string(RETROINFER_MODEL_DIR) + "/SmolLM2-135M-Instruct.Q4_1.gguf";
 const std::string kGoldenDir = std::string(RETROINFER_GOLDEN_DIR) + "/gguf";
 
 json Load(const std::string& path) {
@@ -30,12 +31,22 @@ json Load(const std::string& path) {
 void ExpectScalar(const Value& value, const json& expected, const std::string& where) {
   SCOPED_TRACE(where);
   switch (value.type) {
-    case ValueType::kString: EXPECT_EQ(value.string, expected.get<std::string>()); break;
-    case ValueType::kBool: EXPECT_EQ(value.integer != 0, expected.get<bool>()); break;
+    case ValueType::kString:
+      EXPECT_EQ(value.string, expected.get<std::string>());
+      break;
+    case ValueType::kBool:
+      EXPECT_EQ(value.integer != 0, expected.get<bool>());
+      break;
     case ValueType::kFloat32:
-    case ValueType::kFloat64: EXPECT_EQ(value.real, expected.get<double>()); break;
-    case ValueType::kArray: ADD_FAILURE() << "nested arrays are not in the golden"; break;
-    default: EXPECT_EQ(value.integer, expected.get<int64_t>()); break;
+    case ValueType::kFloat64:
+      EXPECT_EQ(value.real, expected.get<double>());
+      break;
+    case ValueType::kArray:
+      ADD_FAILURE() << "nested arrays are not in the golden";
+      break;
+    default:
+      EXPECT_EQ(value.integer, expected.get<int64_t>());
+      break;
   }
 }
 
@@ -61,10 +72,12 @@ TEST(GgufModel, MatchesGgufPythonReader) {
     const size_t length = expected["length"].get<size_t>();
     ASSERT_EQ(value.array.size(), length) << key;
     if (length == 0) continue;
-    EXPECT_EQ(ValueTypeName(value.element_type), expected["element_type"].get<std::string>()) << key;
+    EXPECT_EQ(ValueTypeName(value.element_type), expected["element_type"].get<std::string>())
+        << key;
     const json& first = expected["first"];
     const json& last = expected["last"];
-    for (size_t j = 0; j < first.size(); ++j) ExpectScalar(value.array[j], first[j], fmt::format("{}[{}]", key, j));
+    for (size_t j = 0; j < first.size(); ++j)
+      ExpectScalar(value.array[j], first[j], fmt::format("{}[{}]", key, j));
     for (size_t j = 0; j < last.size(); ++j) {
       const size_t index = length - last.size() + j;
       ExpectScalar(value.array[index], last[j], fmt::format("{}[{}]", key, index));
@@ -104,7 +117,8 @@ TEST(GgufCorpus, EveryFileParsesOrFailsCleanly) {
   size_t rejected = 0;
   for (const fs::directory_entry& entry : fs::directory_iterator(corpus)) {
     std::ifstream in(entry.path(), std::ios::binary);
-    const std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)),
+                                     std::istreambuf_iterator<char>());
     try {
       const File file = File::Parse(bytes.data(), bytes.size());
       for (const TensorInfo& tensor : file.tensors()) {

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <ostream>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -18,6 +19,10 @@
 #include "util/mapped_file.h"
 
 namespace ri {
+
+// Names the type in gtest messages.
+void PrintTo(TensorType type, std::ostream* os) { *os << Traits(type).name; }
+
 namespace {
 
 const std::string kGoldenDir = std::string(RETROINFER_GOLDEN_DIR) + "/kernels";

@@ -1,7 +1,6 @@
 #include "kernels/matmul.h"
 
 #include <cstdint>
-#include <cstring>
 #include <vector>
 
 #include "kernels/cpu_features.h"
@@ -63,29 +62,15 @@ float* RowScratch(int64_t cols) {
   return scratch.data();
 }
 
-struct Activations {
-  const float* x;
-  size_t stride;
-};
-
-// The SIMD kernels load whole vectors of activations, and loads that straddle
-// cache lines cost up to a third of the run time, so activations that are not
-// 64-byte aligned (rows included) are first copied to aligned rows.
-Activations AlignActivations(const float* x, int num_x, size_t x_stride, int64_t cols) {
-  constexpr size_t kAlign = 64;
-  constexpr size_t kAlignFloats = kAlign / sizeof(float);
-  if (reinterpret_cast<uintptr_t>(x) % kAlign == 0 && x_stride % kAlignFloats == 0) {
-    return {x, x_stride};
-  }
-  const size_t stride = (static_cast<size_t>(cols) + kAlignFloats - 1) / kAlignFloats * kAlignFloats;
-  thread_local std::vector<float> buffer;
-  buffer.resize(num_x * stride + kAlignFloats);
-  const size_t misalignment = reinterpret_cast<uintptr_t>(buffer.data()) % kAlign / sizeof(float);
-  float* aligned = buffer.data() + (kAlignFloats - misalignment) % kAlignFloats;
-  for (int m = 0; m < num_x; ++m) {
-    std::memcpy(aligned + m * stride, x + m * x_stride, cols * sizeof(float));
-  }
-  return {aligned, stride};
+// Room for the activations copied to 64-byte aligned rows of
+// RoundUp(cols, 16) floats (see simd::AlignActivations).
+float* ActivationScratch(int num_x, int64_t cols) {
+  constexpr size_t kLine = simd::kLineFloats;
+  thread_local std::vector<float> scratch;
+  const size_t stride = (static_cast<size_t>(cols) + kLine - 1) / kLine * kLine;
+  if (scratch.size() < num_x * stride + kLine) scratch.resize(num_x * stride + kLine);
+  const size_t misalignment = reinterpret_cast<uintptr_t>(scratch.data()) / sizeof(float) % kLine;
+  return scratch.data() + (kLine - misalignment) % kLine;
 }
 
 }  // namespace
@@ -100,11 +85,13 @@ void MatMulRows(const WeightMatrix& w, const float* x, int num_x, size_t x_strid
     MatMulRowsScalar(w, x, num_x, x_stride, y, y_stride, row_begin, row_end, scratch);
     return;
   }
-  const Activations a = AlignActivations(x, num_x, x_stride, w.cols);
+  float* x_scratch = ActivationScratch(num_x, w.cols);
   if (level == SimdLevel::kAvx512) {
-    simd::MatMulRowsAvx512(w, a.x, num_x, a.stride, y, y_stride, row_begin, row_end, scratch);
+    simd::MatMulRowsAvx512(w, x, num_x, x_stride, y, y_stride, row_begin, row_end, scratch,
+                           x_scratch);
   } else {
-    simd::MatMulRowsAvx2(w, a.x, num_x, a.stride, y, y_stride, row_begin, row_end, scratch);
+    simd::MatMulRowsAvx2(w, x, num_x, x_stride, y, y_stride, row_begin, row_end, scratch,
+                         x_scratch);
   }
 }
 

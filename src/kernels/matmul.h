@@ -1,7 +1,8 @@
-// Multiplication of a stored (possibly quantized) weight matrix with a few
-// rows of float activations: Y = X * W^T. Each weight block is decoded once
-// for all activation rows, so M rows cost little more than one (decode is
-// bound by reading the weights).
+// Multiplication of a stored (possibly quantized) weight matrix with rows of
+// float activations: Y = X * W^T. Each weight block is decoded once into
+// registers for a group of up to 8 activation rows (4 with AVX2), so a few
+// rows cost far less than separate products. Q4_0, Q4_1, Q8_0, F16 and F32
+// have SIMD decoders; other types are dequantized a row at a time.
 #pragma once
 
 #include <cstddef>
@@ -25,7 +26,14 @@ struct WeightMatrix {
 
 // Y[m][r] = sum_c W[r][c] * X[m][c] for weight rows r in [row_begin, row_end)
 // and activation rows m in [0, num_x). X rows are x_stride floats apart,
-// Y rows y_stride floats apart.
+// Y rows y_stride floats apart; Y outside those rows and columns is untouched.
+// Throws ri::Error for an uncomputable type, a row that is not whole blocks,
+// a row range outside the matrix, or (num_x > 1) strides shorter than rows.
+//
+// At a given SIMD level, Y[m][r] depends only on weight row r and activation
+// row m: not on num_x, the row range or (for MatMul) the thread count. Levels
+// differ only by float rounding. The weights used are exactly the
+// DequantizeRow values; only the summation order differs from a plain loop.
 void MatMulRows(const WeightMatrix& w, const float* x, int num_x, size_t x_stride, float* y,
                 size_t y_stride, int64_t row_begin, int64_t row_end);
 

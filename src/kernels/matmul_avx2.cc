@@ -1,5 +1,5 @@
 // AVX2 + FMA + F16C matmul kernels; this file alone is compiled with those
-// instruction sets and runs only when ActiveSimdLevel() is at least kAvx2.
+// instruction sets and runs only when ActiveSimdLevel() is kAvx2.
 // A block of 32 weights is four 8-lane vectors; vectors 0, 2 and 1, 3 share
 // the two accumulators of a (weight row, x row) pair so that four x rows fit
 // in the 16 registers.
@@ -47,7 +47,6 @@ struct Avx2 {
   static constexpr int kVecsPerBlock = 4;
   static constexpr int kAccsPerRow = 2;
   static constexpr int kMaxTile = 4;
-  static constexpr int RowsPerStep(int m) { return m == 1 ? 2 : 1; }
 
   static Vec Zero() { return _mm256_setzero_ps(); }
   static Vec Load(const float* p) { return _mm256_loadu_ps(p); }
@@ -71,6 +70,7 @@ struct Avx2 {
     static constexpr TensorType kType = TensorType::F32;
     static constexpr size_t kBlockBytes = 128;
     static void Decode(const uint8_t* b, Vec* out) {
+#pragma GCC unroll 4
       for (int i = 0; i < 4; ++i) out[i] = _mm256_loadu_ps(reinterpret_cast<const float*>(b) + 8 * i);
     }
   };
@@ -79,6 +79,7 @@ struct Avx2 {
     static constexpr TensorType kType = TensorType::F16;
     static constexpr size_t kBlockBytes = 64;
     static void Decode(const uint8_t* b, Vec* out) {
+#pragma GCC unroll 4
       for (int i = 0; i < 4; ++i) out[i] = _mm256_cvtph_ps(Load16Bytes(b + 16 * i));
     }
   };
@@ -92,6 +93,7 @@ struct Avx2 {
       __m256i q[4];
       UnpackNibbles(b + 2, q);
       const __m256i eight = _mm256_set1_epi32(8);
+#pragma GCC unroll 4
       for (int i = 0; i < 4; ++i) out[i] = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_sub_epi32(q[i], eight)));
     }
   };
@@ -107,6 +109,7 @@ struct Avx2 {
       const __m256 m = _mm256_broadcastss_ps(_mm_movehdup_ps(dm));
       __m256i q[4];
       UnpackNibbles(b + 4, q);
+#pragma GCC unroll 4
       for (int i = 0; i < 4; ++i) out[i] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(q[i]), m);
     }
   };
@@ -116,6 +119,7 @@ struct Avx2 {
     static constexpr size_t kBlockBytes = 34;
     static void Decode(const uint8_t* b, Vec* out) {
       const __m256 d = LoadFp16Scale(b);
+#pragma GCC unroll 2
       for (int i = 0; i < 2; ++i) {
         const __m128i bytes = Load16Bytes(b + 2 + 16 * i);
         out[2 * i] = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes)), d);
@@ -129,8 +133,9 @@ struct Avx2 {
 }  // namespace
 
 void MatMulRowsAvx2(const WeightMatrix& w, const float* x, int num_x, size_t x_stride, float* y,
-                    size_t y_stride, int64_t row_begin, int64_t row_end, float* scratch) {
-  MatMulRows<Avx2>(w, x, num_x, x_stride, y, y_stride, row_begin, row_end, scratch);
+                    size_t y_stride, int64_t row_begin, int64_t row_end, float* row_scratch,
+                    float* x_scratch) {
+  MatMulRows<Avx2>(w, x, num_x, x_stride, y, y_stride, row_begin, row_end, row_scratch, x_scratch);
 }
 
 }  // namespace ri::simd

@@ -33,14 +33,13 @@ __m512 LoadFp16Scale(const uint8_t* p) {
 
 __m128i Load16Bytes(const uint8_t* p) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)); }
 
-__m512 NibbleValues() { return _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15); }
-
-// Elements 0..15 (low nibbles of the 16 bytes) and 16..31 (high nibbles)
-// mapped through `table`.
-void LookUpNibbles(__m128i bytes, __m512 table, __m512* out) {
-  const __m512i wide = _mm512_cvtepu8_epi32(bytes);
-  out[0] = _mm512_permutexvar_ps(wide, table);
-  out[1] = _mm512_permutexvar_ps(_mm512_srli_epi32(wide, 4), table);
+// Elements 0..15 (low nibbles of the 16 bytes at p) and 16..31 (high
+// nibbles) mapped through `table`; vpermps uses only the low 4 bits of each
+// index, so low nibbles need no masking.
+void LookUpNibbles(const uint8_t* p, __m512 table, __m512* out) {
+  const __m512i bytes = _mm512_cvtepu8_epi32(Load16Bytes(p));
+  out[0] = _mm512_permutexvar_ps(bytes, table);
+  out[1] = _mm512_permutexvar_ps(_mm512_srli_epi32(bytes, 4), table);
 }
 
 struct Avx512 {
@@ -49,7 +48,6 @@ struct Avx512 {
   static constexpr int kVecsPerBlock = 2;
   static constexpr int kAccsPerRow = 2;
   static constexpr int kMaxTile = 8;
-  static constexpr int RowsPerStep(int m) { return m == 1 ? 4 : (m <= 4 ? 2 : 1); }
 
   static Vec Zero() { return _mm512_setzero_ps(); }
   static Vec Load(const float* p) { return _mm512_loadu_ps(p); }
@@ -80,17 +78,17 @@ struct Avx512 {
     }
   };
 
-  // Q4_0 / Q4_1 weights through a 16-entry table per block, table[q] = the
-  // weight of nibble q as the reference rounds it: d * (q - 8), or d * q + m
-  // (d * q is exact, so the fused multiply-add rounds like the reference's
-  // separate multiply and add). vpermps uses only the low 4 bits of each
-  // index, so low nibbles need no masking.
+  // Q4_0 / Q4_1 weights through a 16-entry table per block holding the
+  // weight of each nibble value exactly as the reference rounds it:
+  // d * (q - 8), or d * q + m (d * q is exact, 11 x 4 significant bits, so
+  // one fused rounding equals the reference's multiply then add). Measured
+  // faster than converting each nibble to float.
   struct DecodeQ4_0 {
     static constexpr TensorType kType = TensorType::Q4_0;
     static constexpr size_t kBlockBytes = 18;
     static void Decode(const uint8_t* b, Vec* out) {
-      const __m512 table = _mm512_mul_ps(LoadFp16Scale(b), _mm512_setr_ps(-8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7));
-      LookUpNibbles(Load16Bytes(b + 2), table, out);
+      const __m512 offsets = _mm512_setr_ps(-8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7);
+      LookUpNibbles(b + 2, _mm512_mul_ps(LoadFp16Scale(b), offsets), out);
     }
   };
 
@@ -99,11 +97,13 @@ struct Avx512 {
     static constexpr size_t kBlockBytes = 20;
     static void Decode(const uint8_t* b, Vec* out) {
       const __m512 dm = LoadFp16Pair(b);  // d, m, d, m, ...
-      const __m512 table = _mm512_fmadd_ps(_mm512_permute_ps(dm, 0x00), NibbleValues(), _mm512_permute_ps(dm, 0x55));
-      LookUpNibbles(Load16Bytes(b + 4), table, out);
+      const __m512 values = _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+      const __m512 table = _mm512_fmadd_ps(_mm512_permute_ps(dm, 0x00), values, _mm512_permute_ps(dm, 0x55));
+      LookUpNibbles(b + 4, table, out);
     }
   };
 
+  // q * d as the reference.
   struct DecodeQ8_0 {
     static constexpr TensorType kType = TensorType::Q8_0;
     static constexpr size_t kBlockBytes = 34;
@@ -118,8 +118,10 @@ struct Avx512 {
 }  // namespace
 
 void MatMulRowsAvx512(const WeightMatrix& w, const float* x, int num_x, size_t x_stride, float* y,
-                      size_t y_stride, int64_t row_begin, int64_t row_end, float* scratch) {
-  MatMulRows<Avx512>(w, x, num_x, x_stride, y, y_stride, row_begin, row_end, scratch);
+                      size_t y_stride, int64_t row_begin, int64_t row_end, float* row_scratch,
+                      float* x_scratch) {
+  MatMulRows<Avx512>(w, x, num_x, x_stride, y, y_stride, row_begin, row_end, row_scratch,
+                     x_scratch);
 }
 
 }  // namespace ri::simd

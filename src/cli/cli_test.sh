@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# End-to-end checks of the retroinfer program: error paths exit non-zero with
+# a clear message, and greedy chat generation answers a simple question.
+# Usage: cli_test.sh RETROINFER_BINARY MODEL_PATH GOLDEN_DIR
+set -uo pipefail
+bin="$1"
+model="$2"
+golden="$3"
+failures=0
+passes=0
+scratch="$(mktemp -d)"
+trap 'rm -rf "$scratch"' EXIT
+
+# expect_failure NAME EXPECTED_MESSAGE_PART ARGS...
+expect_failure() {
+  local name="$1" expected="$2"
+  shift 2
+  local output status
+  output="$(timeout 60 "$bin" "$@" 2>&1 </dev/null)"
+  status=$?
+  if [ "$status" -eq 0 ] || [ "$status" -ge 124 ] || ! grep -qiF -- "$expected" <<<"$output"; then
+    echo "FAIL $name: exit $status, output: $output"
+    failures=$((failures + 1))
+  else
+    passes=$((passes + 1))
+  fi
+}
+
+expect_failure "no subcommand" "subcommand"
+expect_failure "unknown subcommand" "unknown" frobnicate
+expect_failure "unknown option" "--nope" generate --nope -p hi
+expect_failure "missing prompt" "needs a prompt" generate -m "$model"
+expect_failure "missing model file" "cannot open" generate -m "$scratch/none.gguf" -p hi
+printf 'GGUF\x03\x00\x00\x00' >"$scratch/truncated.gguf"
+expect_failure "truncated model" "truncated" generate -m "$scratch/truncated.gguf" -p hi
+head -c 3000 "$golden/tokenizer/spm_tiny.gguf" >"$scratch/cut.gguf"
+expect_failure "cut model" "truncated" info -m "$scratch/cut.gguf"
+expect_failure "bad temperature" "temperature" generate -m "$model" -p hi --temp -1
+expect_failure "bad top-p" "top" generate -m "$model" -p hi --top-p 1.5
+expect_failure "zero tokens" "max-tokens" generate -m "$model" -p hi -n 0
+expect_failure "context too large" "context" generate -m "$model" -p hi -c 100000
+expect_failure "unknown policy" "unknown attention policy" generate -m "$model" -p hi --attention magic
+expect_failure "zero budget" "budget" generate -m "$model" -p hi --attention quest --budget 0
+expect_failure "page size" "power of two" generate -m "$model" -p hi --attention quest --page-size 12
+expect_failure "unknown template" "chat template" generate -m "$model" -p hi --chat --chat-template nope
+head -c 20000 /dev/urandom | base64 >"$scratch/long.txt"
+expect_failure "prompt longer than context" "context" generate -m "$model" -f "$scratch/long.txt" -c 256
+expect_failure "missing prompt file" "cannot read" generate -m "$model" -f "$scratch/none.txt"
+
+if [ -f "$model" ]; then
+  answer="$("$bin" generate -m "$model" --chat -n 24 -t 2 -p "What is the capital of France?" 2>/dev/null)"
+  if grep -q "Paris" <<<"$answer"; then passes=$((passes + 1)); else
+    echo "FAIL greedy chat answer has no Paris: $answer"
+    failures=$((failures + 1))
+  fi
+  for policy in "quest --budget 0.5" "retro --budget 0.5 --window 4" "streaming --budget 64" "tova --budget 64"; do
+    # shellcheck disable=SC2086
+    if output="$("$bin" generate -m "$model" -n 8 -t 2 -p "The history of Rome" --stats --attention $policy 2>&1)" &&
+       grep -q "decode steps" <<<"$output"; then passes=$((passes + 1)); else
+      echo "FAIL generate with --attention $policy: $output"
+      failures=$((failures + 1))
+    fi
+  done
+  if "$bin" info -m "$model" | grep -q "architecture:    llama"; then passes=$((passes + 1)); else
+    echo "FAIL info"; failures=$((failures + 1))
+  fi
+else
+  echo "SKIP model-level checks: $model missing"
+fi
+
+echo "$passes passed, $failures failed"
+[ "$failures" -eq 0 ]
