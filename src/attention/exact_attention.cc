@@ -4,37 +4,58 @@
 #include <cmath>
 #include <limits>
 
-#include "kernels/f16_vector.h"
+#include "kernels/attention_kernels.h"
 #include "kv/paged_kv_cache.h"
 
 namespace ri {
 
-void AttendRuns(const KvPagePool& pool, int kv_head, std::span<const PageRun> runs,
-                const float* query, int head_dim, float scale, float* scores, float* out,
-                float* log_sum_exp) {
+namespace {
+
+// Runs are small (a page) and scattered in memory, beyond what the hardware
+// prefetcher follows: ask for the next run's rows while this one is used.
+void PrefetchRun(const uint16_t* rows, int count, int head_dim) {
+  const char* bytes = reinterpret_cast<const char*>(rows);
+  const size_t size = static_cast<size_t>(count) * head_dim * sizeof(uint16_t);
+  for (size_t offset = 0; offset < size; offset += 64) __builtin_prefetch(bytes + offset);
+}
+
+}  // namespace
+
+int RunPositions(std::span<const PageRun> runs) {
   int total = 0;
-  for (const PageRun& run : runs) {
-    ScoreKeysF16(query, pool.keys(run.page, kv_head) + run.first * head_dim, run.count, head_dim,
-                 scale, scores + total);
-    total += run.count;
-  }
-  float max_score = -std::numeric_limits<float>::infinity();
-  for (int i = 0; i < total; ++i) max_score = std::max(max_score, scores[i]);
-  float sum = 0.0f;
-  for (int i = 0; i < total; ++i) {
-    scores[i] = std::exp(scores[i] - max_score);
-    sum += scores[i];
-  }
-  const float inverse = 1.0f / sum;
-  for (int i = 0; i < total; ++i) scores[i] *= inverse;
-  std::fill(out, out + head_dim, 0.0f);
+  for (const PageRun& run : runs) total += run.count;
+  return total;
+}
+
+void AttendRuns(const KvPagePool& pool, int kv_head, std::span<const PageRun> runs,
+                const float* queries, int num_queries, int head_dim, float scale, float* scores,
+                float* out, float* log_sum_exps) {
+  const int total = RunPositions(runs);
   int offset = 0;
-  for (const PageRun& run : runs) {
-    AccumulateValuesF16(scores + offset, pool.values(run.page, kv_head) + run.first * head_dim,
-                        run.count, head_dim, out);
+  for (size_t r = 0; r < runs.size(); ++r) {
+    const PageRun& run = runs[r];
+    if (r + 1 < runs.size()) {
+      PrefetchRun(pool.keys(runs[r + 1].page, kv_head) + runs[r + 1].first * head_dim,
+                  runs[r + 1].count, head_dim);
+    }
+    ScoreKeysF16(queries, num_queries, pool.keys(run.page, kv_head) + run.first * head_dim,
+                 run.count, head_dim, scale, scores + offset, total);
     offset += run.count;
   }
-  if (log_sum_exp != nullptr) *log_sum_exp = max_score + std::log(sum);
+  SoftmaxRows(scores, num_queries, total, total, log_sum_exps);
+  std::fill(out, out + static_cast<size_t>(num_queries) * head_dim, 0.0f);
+  offset = 0;
+  for (size_t r = 0; r < runs.size(); ++r) {
+    const PageRun& run = runs[r];
+    if (r + 1 < runs.size()) {
+      PrefetchRun(pool.values(runs[r + 1].page, kv_head) + runs[r + 1].first * head_dim,
+                  runs[r + 1].count, head_dim);
+    }
+    AccumulateValuesF16(scores + offset, total, num_queries,
+                        pool.values(run.page, kv_head) + run.first * head_dim, run.count,
+                        head_dim, out);
+    offset += run.count;
+  }
 }
 
 void MergeAttention(float* out_a, float* lse_a, const float* out_b, float lse_b, int head_dim) {

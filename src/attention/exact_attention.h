@@ -18,12 +18,17 @@ struct PageRun {
   int count = 0;
 };
 
-// out = softmax(scale * q.K^T) V over the runs' positions of `kv_head`;
-// *log_sum_exp (if not null) receives log(sum(exp(scale * q.k))).
-// `scores` must hold as many floats as the runs have positions.
+// Exact attention of the `num_queries` query heads that share `kv_head`
+// (queries contiguous, head_dim floats each) over the runs' positions:
+// out[q] = softmax(scale * q.K^T) V, log_sum_exps[q] (if not null) =
+// log(sum(exp(scale * q.k))). `scores` must hold num_queries x positions
+// floats; on return it holds the attention probabilities, query-major.
 void AttendRuns(const KvPagePool& pool, int kv_head, std::span<const PageRun> runs,
-                const float* query, int head_dim, float scale, float* scores, float* out,
-                float* log_sum_exp);
+                const float* queries, int num_queries, int head_dim, float scale, float* scores,
+                float* out, float* log_sum_exps);
+
+// Positions covered by runs.
+int RunPositions(std::span<const PageRun> runs);
 
 // Folds a partial attention result (out_b, lse_b) over other positions into
 // (out_a, lse_a) in place: the split-softmax merge, so that the result is the

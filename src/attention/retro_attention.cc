@@ -161,31 +161,32 @@ void RetroAttention::Supplement(const LayerAttention& call, int num_window, int 
   }
   pool.ParallelFor(items, [&](size_t begin, size_t end) {
     std::vector<PageRun> supplement;
-    std::vector<float> scores, partial(head_dim);
+    std::vector<float> scores, partial(static_cast<size_t>(group) * head_dim), partial_lse(group);
     for (size_t item = begin; item < end; ++item) {
       const int row = static_cast<int>(item / call.num_kv_heads);
       const int kv_head = static_cast<int>(item % call.num_kv_heads);
       const int position = call.positions[row];
       WindowEntry& entry = *entries[row];
       RunsForPages(page_table, unseen[item], page_size, position, supplement);
-      uint32_t count = 0;
-      for (const PageRun& run : supplement) count += run.count;
-      scores.resize(count);
-      for (int head = kv_head * group; head < (kv_head + 1) * group; ++head) {
-        float* cached =
-            entry.outputs.data() + (static_cast<size_t>(sparse_layer) * call.num_heads + head) * head_dim;
-        float* cached_lse = &entry.log_sum_exps[static_cast<size_t>(sparse_layer) * call.num_heads + head];
-        const size_t offset = (static_cast<size_t>(row) * call.num_heads + head) * head_dim;
+      const uint32_t count = RunPositions(supplement);
+      const size_t first_head = static_cast<size_t>(row) * call.num_heads + kv_head * group;
+      if (count > 0) {
+        scores.resize(static_cast<size_t>(count) * group);
+        AttendRuns(pages, kv_head, supplement, call.queries + first_head * head_dim, group,
+                   head_dim, call.scale, scores.data(), partial.data(), partial_lse.data());
+      }
+      for (int q = 0; q < group; ++q) {
+        const int head = kv_head * group + q;
+        float* cached = entry.outputs.data() +
+                        (static_cast<size_t>(sparse_layer) * call.num_heads + head) * head_dim;
+        float* cached_lse =
+            &entry.log_sum_exps[static_cast<size_t>(sparse_layer) * call.num_heads + head];
         if (count > 0) {
-          float partial_lse = 0;
-          AttendRuns(pages, kv_head, supplement, call.queries + offset, head_dim, call.scale,
-                     scores.data(), partial.data(), &partial_lse);
-          MergeAttention(cached, cached_lse, partial.data(), partial_lse, head_dim);
+          MergeAttention(cached, cached_lse, partial.data() + q * head_dim, partial_lse[q],
+                         head_dim);
         }
-        std::copy_n(cached, head_dim, call.outputs + offset);
-        if (call.log_sum_exps != nullptr) {
-          call.log_sum_exps[static_cast<size_t>(row) * call.num_heads + head] = *cached_lse;
-        }
+        std::copy_n(cached, head_dim, call.outputs + (first_head + q) * head_dim);
+        if (call.log_sum_exps != nullptr) call.log_sum_exps[first_head + q] = *cached_lse;
       }
       entry.exposure[sparse_layer * call.num_kv_heads + kv_head] += count;
       added_pages[item] = static_cast<uint32_t>(unseen[item].size());

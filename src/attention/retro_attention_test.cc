@@ -116,7 +116,7 @@ TEST(MergeAttentionTest, MergedPartsEqualSoftmaxOverTheUnion) {
       std::vector<PageRun> runs;
       RunsForPages(cache.page_table(0), indices, 4, length - 1, runs);
       float lse = 0;
-      AttendRuns(pool, 0, runs, query.data(), 16, 0.25f, scores.data(), part.data(), &lse);
+      AttendRuns(pool, 0, runs, query.data(), 1, 16, 0.25f, scores.data(), part.data(), &lse);
       if (first) {
         merged = part;
         merged_lse = lse;

@@ -14,5 +14,6 @@ Command RegisterGenerate(CLI::App& app);
 Command RegisterChat(CLI::App& app);
 Command RegisterInfo(CLI::App& app);
 Command RegisterBench(CLI::App& app);
+Command RegisterEval(CLI::App& app);
 
 }  // namespace ri::cli

@@ -1,6 +1,7 @@
 #include "eval/perplexity.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 
 #include "runtime/session.h"
@@ -18,7 +19,7 @@ double NegativeLogLikelihood(std::span<const float> logits, TokenId target) {
   return max_logit + std::log(sum) - logits[target];
 }
 
-std::vector<double> TeacherForcedNll(Session& session, std::span<const TokenId> tokens,
+TeacherForcedResult TeacherForcedNll(Session& session, std::span<const TokenId> tokens,
                                      int prompt_tokens, const std::function<void()>& on_step) {
   if (session.position() != 0) Fail("teacher forcing needs an empty session");
   if (prompt_tokens < 1) Fail("the prompt must have at least one token");
@@ -32,13 +33,17 @@ std::vector<double> TeacherForcedNll(Session& session, std::span<const TokenId> 
     Fail("{} tokens to feed exceed the context of {}", total - 1, session.context_size());
   }
   session.Prefill(tokens.first(prompt_tokens));
-  std::vector<double> nlls;
-  nlls.reserve(total - prompt_tokens - 1);
+  TeacherForcedResult result;
+  result.nlls.reserve(total - prompt_tokens - 1);
   for (int i = prompt_tokens; i + 1 < total; ++i) {
-    nlls.push_back(NegativeLogLikelihood(session.Decode(tokens[i]), tokens[i + 1]));
+    const auto start = std::chrono::steady_clock::now();
+    const std::span<const float> logits = session.Decode(tokens[i]);
+    result.decode_seconds +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    result.nlls.push_back(NegativeLogLikelihood(logits, tokens[i + 1]));
     if (on_step) on_step();
   }
-  return nlls;
+  return result;
 }
 
 double Perplexity(const Bucket& nlls) { return std::exp(nlls.Mean()); }

@@ -23,11 +23,15 @@ double NegativeLogLikelihood(std::span<const float> logits, TokenId target);
 
 // Prefills tokens[0, prompt_tokens) and then decodes tokens[prompt_tokens],
 // tokens[prompt_tokens + 1], ...: the logits of decode step i score
-// tokens[prompt_tokens + i + 1]. Returns the negative log-likelihood of each of
-// the tokens.size() - prompt_tokens - 1 predictions, and calls `on_step` after
-// each decode step. The session must be empty. Throws ri::Error when there is
-// nothing to score or the tokens do not fit the session's context.
-std::vector<double> TeacherForcedNll(Session& session, std::span<const TokenId> tokens,
+// tokens[prompt_tokens + i + 1]. Scores each of the tokens.size() -
+// prompt_tokens - 1 predictions, and calls `on_step` after each decode step.
+// The session must be empty. Throws ri::Error when there is nothing to score
+// or the tokens do not fit the session's context.
+struct TeacherForcedResult {
+  std::vector<double> nlls;   // negative log-likelihood per decode step
+  double decode_seconds = 0;  // time in Session::Decode
+};
+TeacherForcedResult TeacherForcedNll(Session& session, std::span<const TokenId> tokens,
                                      int prompt_tokens, const std::function<void()>& on_step);
 
 // exp(mean NLL) of the predictions pooled in a bucket of NLLs.

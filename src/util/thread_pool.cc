@@ -1,10 +1,17 @@
 #include "util/thread_pool.h"
 
+#include <immintrin.h>
+
 #include <algorithm>
 
 namespace ri {
 
 namespace {
+
+// How long a worker spins for the next task before sleeping (pause loops of
+// roughly 10-40 ns each: about a tenth of a millisecond).
+constexpr int kSpinsBeforeSleep = 1 << 13;
+
 // The chunk [begin, end) of `index` among `parts` for a range of n in units of grain.
 std::pair<size_t, size_t> Chunk(size_t n, size_t grain, int parts, int index) {
   const size_t units = (n + grain - 1) / grain;
@@ -12,6 +19,7 @@ std::pair<size_t, size_t> Chunk(size_t n, size_t grain, int parts, int index) {
   const size_t end_unit = units * (index + 1) / parts;
   return {std::min(n, begin_unit * grain), std::min(n, end_unit * grain)};
 }
+
 }  // namespace
 
 ThreadPool::ThreadPool(int num_threads) {
@@ -23,58 +31,64 @@ ThreadPool::ThreadPool(int num_threads) {
 ThreadPool::~ThreadPool() {
   {
     std::lock_guard lock(mutex_);
-    stopping_ = true;
+    stopping_.store(true);
+    generation_.fetch_add(1, std::memory_order_release);
   }
-  work_ready_.notify_all();
+  wake_.notify_all();
   for (auto& worker : workers_) worker.join();
+}
+
+void ThreadPool::RunChunk(int index) {
+  const auto [begin, end] = Chunk(range_, grain_, num_threads(), index);
+  if (begin < end) (*task_)(begin, end);
 }
 
 void ThreadPool::ParallelFor(size_t n, const std::function<void(size_t, size_t)>& task,
                              size_t grain) {
   if (n == 0) return;
   grain = std::max<size_t>(grain, 1);
-  const int parts = num_threads();
-  if (parts == 1 || n <= grain) {
+  if (num_threads() == 1 || n <= grain) {
     task(0, n);
     return;
   }
-  {
+  task_ = &task;
+  range_ = n;
+  grain_ = grain;
+  pending_.store(num_threads() - 1, std::memory_order_relaxed);
+  generation_.fetch_add(1, std::memory_order_release);
+  if (sleepers_.load(std::memory_order_acquire) > 0) {
     std::lock_guard lock(mutex_);
-    task_ = &task;
-    range_ = n;
-    grain_ = grain;
-    pending_ = parts - 1;
-    ++generation_;
+    wake_.notify_all();
   }
-  work_ready_.notify_all();
-  const auto [begin, end] = Chunk(n, grain, parts, 0);
-  if (begin < end) task(begin, end);
-  std::unique_lock lock(mutex_);
-  work_done_.wait(lock, [this] { return pending_ == 0; });
-  task_ = nullptr;
+  RunChunk(0);
+  for (int spins = 0; pending_.load(std::memory_order_acquire) != 0; ++spins) {
+    if (spins < kSpinsBeforeSleep) {
+      _mm_pause();
+    } else {
+      std::this_thread::yield();
+    }
+  }
 }
 
 void ThreadPool::WorkerLoop(int worker_index) {
-  uint64_t seen_generation = 0;
+  uint64_t seen = 0;
   for (;;) {
-    const std::function<void(size_t, size_t)>* task;
-    size_t n, grain;
-    {
+    uint64_t current = generation_.load(std::memory_order_acquire);
+    for (int spins = 0; current == seen && spins < kSpinsBeforeSleep; ++spins) {
+      _mm_pause();
+      current = generation_.load(std::memory_order_acquire);
+    }
+    if (current == seen) {
       std::unique_lock lock(mutex_);
-      work_ready_.wait(lock, [&] { return stopping_ || generation_ != seen_generation; });
-      if (stopping_) return;
-      seen_generation = generation_;
-      task = task_;
-      n = range_;
-      grain = grain_;
+      sleepers_.fetch_add(1, std::memory_order_acq_rel);
+      wake_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen; });
+      sleepers_.fetch_sub(1, std::memory_order_acq_rel);
+      current = generation_.load(std::memory_order_acquire);
     }
-    const auto [begin, end] = Chunk(n, grain, num_threads(), worker_index);
-    if (begin < end) (*task)(begin, end);
-    {
-      std::lock_guard lock(mutex_);
-      --pending_;
-    }
-    work_done_.notify_one();
+    seen = current;
+    if (stopping_.load()) return;
+    RunChunk(worker_index);
+    pending_.fetch_sub(1, std::memory_order_acq_rel);
   }
 }
 

@@ -2,10 +2,16 @@
 // contiguous chunk per thread. Chunks depend only on the range and the thread
 // count and every index is computed by exactly one thread with the same code,
 // so results do not depend on scheduling.
+//
+// Decoding calls the pool a few hundred times per token for sub-millisecond
+// work, so workers spin briefly for the next task before they sleep: waking a
+// sleeping thread costs more than most of these tasks.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <mutex>
 #include <thread>
@@ -25,21 +31,25 @@ class ThreadPool {
 
   // Calls task(begin, end) on disjoint chunks covering [0, n), in parallel,
   // and returns when all are done. Chunk boundaries are multiples of `grain`.
+  // Not reentrant: a task must not call ParallelFor on the same pool.
   void ParallelFor(size_t n, const std::function<void(size_t, size_t)>& task, size_t grain = 1);
 
  private:
   void WorkerLoop(int worker_index);
+  void RunChunk(int index);
 
   std::vector<std::thread> workers_;
-  std::mutex mutex_;
-  std::condition_variable work_ready_;
-  std::condition_variable work_done_;
+  // The current task, published by a release increment of generation_.
   const std::function<void(size_t, size_t)>* task_ = nullptr;
   size_t range_ = 0;
   size_t grain_ = 1;
-  uint64_t generation_ = 0;
-  int pending_ = 0;
-  bool stopping_ = false;
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<int> pending_{0};
+  std::atomic<bool> stopping_{false};
+  // Sleeping workers wait here.
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::atomic<int> sleepers_{0};
 };
 
 }  // namespace ri

@@ -51,7 +51,6 @@ import os
 
 import numpy as np
 import torch
-import transformers
 from gguf import GGMLQuantizationType as Q
 from gguf import GGUFWriter, RopeScalingType, TokenType
 from gguf.quants import dequantize, quantize
@@ -296,7 +295,7 @@ def logits_with_adjacent_pair_rope(model, ids):
     return all_logits(model, ids)
 
 
-def make_case(case, ids):
+def make_case(case, ids, versions):
     path = os.path.join(OUT_DIR, case["name"] + ".gguf")
     write_model(path, case)
     overrides = config_overrides(case)
@@ -351,6 +350,7 @@ def make_case(case, ids):
         "reference_overrides": overrides,
         "tensor_types": {k: [t.name for t in v] for k, v in case["types"].items()},
         "controls": controls,
+        "generated_with": versions,
         "logit_std": exact_float(logits.std()),
         "token_ids": ids,
         "positions": positions,
@@ -401,9 +401,8 @@ CASES = [
 
 
 def write_error_cases():
-    base = dict(CASES[0], shape={"layers": 1, "hidden": 32, "ffn": 32, "heads": 2, "kv_heads": 1,
-                                        "vocab": 32},
-                types={key: [Q.Q4_0] for key in CASES[0]["types"]})
+    shape = {"layers": 1, "hidden": 32, "ffn": 32, "heads": 2, "kv_heads": 1, "vocab": 32}
+    base = dict(CASES[0], shape=shape, types={key: [Q.Q4_0] for key in CASES[0]["types"]})
     write_model(os.path.join(OUT_DIR, "missing_tensor.gguf"), dict(base, name="missing_tensor"),
                 skip_tensor="blk.0.attn_v.bias")
     write_model(os.path.join(OUT_DIR, "unknown_arch.gguf"),
@@ -412,13 +411,11 @@ def write_error_cases():
 
 def main():
     os.makedirs(OUT_DIR, exist_ok=True)
-    torch.manual_seed(0)
+    versions = {p: importlib.metadata.version(p) for p in ("torch", "transformers", "gguf", "numpy")}
     ids = [int(t) for t in np.random.default_rng(TOKEN_SEED).integers(0, VOCAB, SEQ_LEN)]
     for case in CASES:
-        make_case(case, ids)
+        make_case(case, ids, versions)
     write_error_cases()
-    versions = {p: importlib.metadata.version(p) for p in ("torch", "transformers", "gguf", "numpy")}
-    print("versions:", versions)
 
 
 if __name__ == "__main__":

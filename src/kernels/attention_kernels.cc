@@ -1,0 +1,328 @@
+#include "kernels/attention_kernels.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "kernels/cpu_features.h"
+#include "util/fp16.h"
+
+namespace ri {
+
+namespace {
+
+// Grouped-query attention has at most this many query heads per kv head in
+// the fast paths (accumulators stay in registers); larger groups loop.
+constexpr int kMaxGroup = 8;
+
+void ScoreKeysScalar(const float* queries, int num_queries, const uint16_t* keys, int count,
+                     int dim, float scale, float* scores, size_t score_stride) {
+  for (int i = 0; i < count; ++i) {
+    const uint16_t* key = keys + static_cast<size_t>(i) * dim;
+    for (int q = 0; q < num_queries; ++q) {
+      float sum = 0.0f;
+      for (int d = 0; d < dim; ++d) sum += queries[q * dim + d] * Fp16ToFloat(key[d]);
+      scores[q * score_stride + i] = sum * scale;
+    }
+  }
+}
+
+void AccumulateValuesScalar(const float* weights, size_t weight_stride, int num_queries,
+                            const uint16_t* values, int count, int dim, float* out) {
+  for (int i = 0; i < count; ++i) {
+    const uint16_t* value = values + static_cast<size_t>(i) * dim;
+    for (int q = 0; q < num_queries; ++q) {
+      const float w = weights[q * weight_stride + i];
+      for (int d = 0; d < dim; ++d) out[q * dim + d] += w * Fp16ToFloat(value[d]);
+    }
+  }
+}
+
+float SoftmaxRowScalar(float* row, int count) {
+  float max_score = -std::numeric_limits<float>::infinity();
+  for (int i = 0; i < count; ++i) max_score = std::max(max_score, row[i]);
+  float sum = 0.0f;
+  for (int i = 0; i < count; ++i) sum += (row[i] = std::exp(row[i] - max_score));
+  const float inverse = 1.0f / sum;
+  for (int i = 0; i < count; ++i) row[i] *= inverse;
+  return max_score + std::log(sum);
+}
+
+// exp(x) for x <= 0 by Cody-Waite range reduction x = n ln2 + r and a
+// degree-6 polynomial for exp(r) (the Cephes expf coefficients): within 2
+// ulp of the exact value; inputs below -87.3 give 0.
+constexpr float kLog2e = 1.44269504088896341f;
+constexpr float kLn2High = 0.693359375f;
+constexpr float kLn2Low = -2.12194440e-4f;
+constexpr float kExpPoly[] = {1.9875691500e-4f, 1.3981999507e-3f, 8.3334519073e-3f,
+                              4.1665795894e-2f, 1.6666665459e-1f, 5.0000001201e-1f};
+
+// ---------------------------------------------------------------- AVX-512
+
+#define RI_AVX512 __attribute__((target("avx512f,avx512dq,avx512vl,fma,f16c")))
+
+RI_AVX512 __m512 LoadHalf16(const uint16_t* p) {
+  return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+}
+
+// Sums of four 16-lane vectors, as four floats.
+RI_AVX512 __m128 ReduceFour(__m512 a, __m512 b, __m512 c, __m512 d) {
+  const __m512 ab = _mm512_add_ps(_mm512_unpacklo_ps(a, b), _mm512_unpackhi_ps(a, b));
+  const __m512 cd = _mm512_add_ps(_mm512_unpacklo_ps(c, d), _mm512_unpackhi_ps(c, d));
+  const __m512 abcd = _mm512_add_ps(_mm512_shuffle_ps(ab, cd, _MM_SHUFFLE(1, 0, 1, 0)),
+                                    _mm512_shuffle_ps(ab, cd, _MM_SHUFFLE(3, 2, 3, 2)));
+  const __m256 halves = _mm256_add_ps(_mm512_castps512_ps256(abcd),
+                                      _mm512_extractf32x8_ps(abcd, 1));
+  return _mm_add_ps(_mm256_castps256_ps128(halves), _mm256_extractf128_ps(halves, 1));
+}
+
+RI_AVX512 __m512 ExpNonPositive512(__m512 x) {
+  x = _mm512_max_ps(x, _mm512_set1_ps(-87.3f));
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(kLog2e)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(kLn2High), x);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(kLn2Low), r);
+  __m512 p = _mm512_set1_ps(kExpPoly[0]);
+  for (int k = 1; k < 6; ++k) p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kExpPoly[k]));
+  const __m512 y = _mm512_add_ps(_mm512_fmadd_ps(_mm512_mul_ps(p, r), r, r), _mm512_set1_ps(1.0f));
+  return _mm512_scalef_ps(y, n);
+}
+
+RI_AVX512 float SoftmaxRowAvx512(float* row, int count) {
+  __m512 max_vector = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+  int i = 0;
+  for (; i + 16 <= count; i += 16) max_vector = _mm512_max_ps(max_vector, _mm512_loadu_ps(row + i));
+  float max_score = _mm512_reduce_max_ps(max_vector);
+  for (; i < count; ++i) max_score = std::max(max_score, row[i]);
+  const __m512 shift = _mm512_set1_ps(max_score);
+  __m512 sum_vector = _mm512_setzero_ps();
+  for (i = 0; i + 16 <= count; i += 16) {
+    const __m512 e = ExpNonPositive512(_mm512_sub_ps(_mm512_loadu_ps(row + i), shift));
+    _mm512_storeu_ps(row + i, e);
+    sum_vector = _mm512_add_ps(sum_vector, e);
+  }
+  if (i < count) {
+    const __mmask16 tail = static_cast<__mmask16>((1u << (count - i)) - 1);
+    const __m512 e =
+        ExpNonPositive512(_mm512_sub_ps(_mm512_maskz_loadu_ps(tail, row + i), shift));
+    _mm512_mask_storeu_ps(row + i, tail, e);
+    sum_vector = _mm512_add_ps(sum_vector, _mm512_maskz_mov_ps(tail, e));
+  }
+  const float sum = _mm512_reduce_add_ps(sum_vector);
+  const __m512 inverse = _mm512_set1_ps(1.0f / sum);
+  for (i = 0; i + 16 <= count; i += 16) {
+    _mm512_storeu_ps(row + i, _mm512_mul_ps(_mm512_loadu_ps(row + i), inverse));
+  }
+  for (; i < count; ++i) row[i] *= 1.0f / sum;
+  return max_score + std::log(sum);
+}
+
+// One query against keys, dim a multiple of 16, four keys per step.
+RI_AVX512 void ScoreKeysAvx512One(const float* query, const uint16_t* keys, int count, int dim,
+                                  float scale, float* scores) {
+  int i = 0;
+  for (; i + 4 <= count; i += 4) {
+    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
+                     _mm512_setzero_ps()};
+    for (int d = 0; d < dim; d += 16) {
+      const __m512 q = _mm512_loadu_ps(query + d);
+      for (int k = 0; k < 4; ++k) {
+        acc[k] = _mm512_fmadd_ps(q, LoadHalf16(keys + static_cast<size_t>(i + k) * dim + d), acc[k]);
+      }
+    }
+    _mm_storeu_ps(scores + i, _mm_mul_ps(ReduceFour(acc[0], acc[1], acc[2], acc[3]),
+                                         _mm_set1_ps(scale)));
+  }
+  for (; i < count; ++i) {
+    __m512 acc = _mm512_setzero_ps();
+    for (int d = 0; d < dim; d += 16) {
+      acc = _mm512_fmadd_ps(_mm512_loadu_ps(query + d),
+                            LoadHalf16(keys + static_cast<size_t>(i) * dim + d), acc);
+    }
+    scores[i] = _mm512_reduce_add_ps(acc) * scale;
+  }
+}
+
+// Accumulators for kQueries queries x kChunks vectors stay in registers
+// while the keys stream by: each value vector is converted once.
+template <int kChunks, int kQueries>
+RI_AVX512 void AccumulateBlockAvx512(const float* weights, size_t weight_stride,
+                                     const uint16_t* values, int count, int dim, float* out) {
+  __m512 acc[kQueries][kChunks];
+  for (int q = 0; q < kQueries; ++q) {
+    for (int c = 0; c < kChunks; ++c) acc[q][c] = _mm512_loadu_ps(out + q * dim + c * 16);
+  }
+  for (int i = 0; i < count; ++i) {
+    __m512 v[kChunks];
+    for (int c = 0; c < kChunks; ++c) v[c] = LoadHalf16(values + static_cast<size_t>(i) * dim + c * 16);
+    for (int q = 0; q < kQueries; ++q) {
+      const __m512 w = _mm512_set1_ps(weights[q * weight_stride + i]);
+      for (int c = 0; c < kChunks; ++c) acc[q][c] = _mm512_fmadd_ps(w, v[c], acc[q][c]);
+    }
+  }
+  for (int q = 0; q < kQueries; ++q) {
+    for (int c = 0; c < kChunks; ++c) _mm512_storeu_ps(out + q * dim + c * 16, acc[q][c]);
+  }
+}
+
+template <int kChunks>
+RI_AVX512 void AccumulateChunksAvx512(const float* weights, size_t weight_stride, int num_queries,
+                                      const uint16_t* values, int count, int dim, float* out) {
+  constexpr int kBlock = kChunks <= 4 ? 3 : 1;
+  int q = 0;
+  for (; q + kBlock <= num_queries; q += kBlock) {
+    AccumulateBlockAvx512<kChunks, kBlock>(weights + q * weight_stride, weight_stride, values,
+                                           count, dim, out + q * dim);
+  }
+  for (; q < num_queries; ++q) {
+    AccumulateBlockAvx512<kChunks, 1>(weights + q * weight_stride, weight_stride, values, count,
+                                      dim, out + q * dim);
+  }
+}
+
+RI_AVX512 void AccumulateValuesAvx512(const float* weights, size_t weight_stride,
+                                      int num_queries, const uint16_t* values, int count,
+                                      int dim, float* out) {
+  switch (dim) {
+    case 64:
+      return AccumulateChunksAvx512<4>(weights, weight_stride, num_queries, values, count, dim, out);
+    case 128:
+      return AccumulateChunksAvx512<8>(weights, weight_stride, num_queries, values, count, dim, out);
+  }
+  for (int d = 0; d < dim; d += 16) {
+    for (int q = 0; q < num_queries; ++q) {
+      __m512 acc = _mm512_loadu_ps(out + q * dim + d);
+      for (int i = 0; i < count; ++i) {
+        acc = _mm512_fmadd_ps(_mm512_set1_ps(weights[q * weight_stride + i]),
+                              LoadHalf16(values + static_cast<size_t>(i) * dim + d), acc);
+      }
+      _mm512_storeu_ps(out + q * dim + d, acc);
+    }
+  }
+}
+
+// ---------------------------------------------------------------- AVX2
+
+#define RI_AVX2 __attribute__((target("avx2,fma,f16c")))
+
+RI_AVX2 __m256 LoadHalf8(const uint16_t* p) {
+  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+
+RI_AVX2 float HorizontalSum(__m256 v) {
+  __m128 sum = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  sum = _mm_add_ps(sum, _mm_movehl_ps(sum, sum));
+  sum = _mm_add_ss(sum, _mm_movehdup_ps(sum));
+  return _mm_cvtss_f32(sum);
+}
+
+RI_AVX2 __m256 ExpNonPositive256(__m256 x) {
+  x = _mm256_max_ps(x, _mm256_set1_ps(-87.3f));
+  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(kLog2e)),
+                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(kLn2High), x);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(kLn2Low), r);
+  __m256 p = _mm256_set1_ps(kExpPoly[0]);
+  for (int k = 1; k < 6; ++k) p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(kExpPoly[k]));
+  const __m256 y = _mm256_add_ps(_mm256_fmadd_ps(_mm256_mul_ps(p, r), r, r), _mm256_set1_ps(1.0f));
+  // 2^n by building the exponent field (n >= -126 after the clamp).
+  const __m256i exponent =
+      _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  return _mm256_mul_ps(y, _mm256_castsi256_ps(exponent));
+}
+
+RI_AVX2 float SoftmaxRowAvx2(float* row, int count) {
+  float max_score = -std::numeric_limits<float>::infinity();
+  for (int i = 0; i < count; ++i) max_score = std::max(max_score, row[i]);
+  const __m256 shift = _mm256_set1_ps(max_score);
+  __m256 sum_vector = _mm256_setzero_ps();
+  int i = 0;
+  for (; i + 8 <= count; i += 8) {
+    const __m256 e = ExpNonPositive256(_mm256_sub_ps(_mm256_loadu_ps(row + i), shift));
+    _mm256_storeu_ps(row + i, e);
+    sum_vector = _mm256_add_ps(sum_vector, e);
+  }
+  float sum = HorizontalSum(sum_vector);
+  for (; i < count; ++i) sum += (row[i] = std::exp(row[i] - max_score));
+  const float inverse = 1.0f / sum;
+  for (i = 0; i < count; ++i) row[i] *= inverse;
+  return max_score + std::log(sum);
+}
+
+RI_AVX2 void ScoreKeysAvx2One(const float* query, const uint16_t* keys, int count, int dim,
+                              float scale, float* scores) {
+  for (int i = 0; i < count; ++i) {
+    const uint16_t* key = keys + static_cast<size_t>(i) * dim;
+    __m256 acc = _mm256_setzero_ps();
+    for (int d = 0; d < dim; d += 8) {
+      acc = _mm256_fmadd_ps(_mm256_loadu_ps(query + d), LoadHalf8(key + d), acc);
+    }
+    scores[i] = HorizontalSum(acc) * scale;
+  }
+}
+
+RI_AVX2 void AccumulateValuesAvx2(const float* weights, size_t weight_stride, int num_queries,
+                                  const uint16_t* values, int count, int dim, float* out) {
+  for (int d = 0; d < dim; d += 8) {
+    for (int q0 = 0; q0 < num_queries; q0 += kMaxGroup) {
+      const int queries = num_queries - q0 < kMaxGroup ? num_queries - q0 : kMaxGroup;
+      __m256 acc[kMaxGroup];
+      for (int q = 0; q < queries; ++q) acc[q] = _mm256_loadu_ps(out + (q0 + q) * dim + d);
+      for (int i = 0; i < count; ++i) {
+        const __m256 v = LoadHalf8(values + static_cast<size_t>(i) * dim + d);
+        for (int q = 0; q < queries; ++q) {
+          acc[q] = _mm256_fmadd_ps(_mm256_set1_ps(weights[(q0 + q) * weight_stride + i]), v,
+                                   acc[q]);
+        }
+      }
+      for (int q = 0; q < queries; ++q) _mm256_storeu_ps(out + (q0 + q) * dim + d, acc[q]);
+    }
+  }
+}
+
+}  // namespace
+
+// The SIMD paths need the head size to be a whole number of vectors (64,
+// 128, ... in every supported model); other sizes take the scalar path.
+void ScoreKeysF16(const float* queries, int num_queries, const uint16_t* keys, int count, int dim,
+                  float scale, float* scores, size_t score_stride) {
+  const SimdLevel level = ActiveSimdLevel();
+  if (level == SimdLevel::kAvx512 && dim % 16 == 0) {
+    for (int q = 0; q < num_queries; ++q) {
+      ScoreKeysAvx512One(queries + q * dim, keys, count, dim, scale, scores + q * score_stride);
+    }
+  } else if (level >= SimdLevel::kAvx2 && dim % 8 == 0) {
+    for (int q = 0; q < num_queries; ++q) {
+      ScoreKeysAvx2One(queries + q * dim, keys, count, dim, scale, scores + q * score_stride);
+    }
+  } else {
+    ScoreKeysScalar(queries, num_queries, keys, count, dim, scale, scores, score_stride);
+  }
+}
+
+void SoftmaxRows(float* scores, int rows, int count, size_t stride, float* log_sum_exps) {
+  const SimdLevel level = ActiveSimdLevel();
+  for (int r = 0; r < rows; ++r) {
+    float* row = scores + r * stride;
+    const float lse = level == SimdLevel::kAvx512 ? SoftmaxRowAvx512(row, count)
+                      : level == SimdLevel::kAvx2 ? SoftmaxRowAvx2(row, count)
+                                                  : SoftmaxRowScalar(row, count);
+    if (log_sum_exps != nullptr) log_sum_exps[r] = lse;
+  }
+}
+
+void AccumulateValuesF16(const float* weights, size_t weight_stride, int num_queries,
+                         const uint16_t* values, int count, int dim, float* out) {
+  const SimdLevel level = ActiveSimdLevel();
+  if (level == SimdLevel::kAvx512 && dim % 16 == 0) {
+    AccumulateValuesAvx512(weights, weight_stride, num_queries, values, count, dim, out);
+  } else if (level >= SimdLevel::kAvx2 && dim % 8 == 0) {
+    AccumulateValuesAvx2(weights, weight_stride, num_queries, values, count, dim, out);
+  } else {
+    AccumulateValuesScalar(weights, weight_stride, num_queries, values, count, dim, out);
+  }
+}
+
+}  // namespace ri

@@ -1,0 +1,25 @@
+// Attention arithmetic over F16 keys and values stored in the KV cache, for
+// the group of query heads that share one kv head (GQA): every key and value
+// is loaded once for all queries of the group. SIMD path chosen at run time.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace ri {
+
+// scores[q * score_stride + i] = scale * dot(queries[q], keys[i]) for the
+// `num_queries` queries (each `dim` floats, contiguous) and `count` keys
+// (each `dim` F16 values, contiguous).
+void ScoreKeysF16(const float* queries, int num_queries, const uint16_t* keys, int count, int dim,
+                  float scale, float* scores, size_t score_stride);
+
+// Softmax of each of `rows` rows of `count` scores (rows `stride` apart), in
+// place; log_sum_exps[r] (if not null) receives log(sum(exp(row))).
+void SoftmaxRows(float* scores, int rows, int count, size_t stride, float* log_sum_exps);
+
+// out[q][d] += sum_i weights[q * weight_stride + i] * values[i][d].
+void AccumulateValuesF16(const float* weights, size_t weight_stride, int num_queries,
+                         const uint16_t* values, int count, int dim, float* out);
+
+}  // namespace ri
