@@ -10,6 +10,10 @@ namespace ri {
 void TovaAttention::BeforeSelect(const LayerAttention& call, SequenceKvCache& cache) {
   retained_.resize(cache.geometry().num_layers);
   std::vector<int>& retained = retained_[call.layer];
+  if (retained.empty()) {
+    // A policy that takes over a filled cache (Session::Fork) starts from all of it.
+    for (int p = 0; p < call.positions[0]; ++p) retained.push_back(p);
+  }
   for (const int position : call.positions) {
     if (retained.empty() || retained.back() < position) retained.push_back(position);
   }

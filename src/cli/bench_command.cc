@@ -1,4 +1,6 @@
-// `retroinfer bench`: prefill and decode speed at chosen context lengths.
+// `retroinfer bench`: prefill and decode speed at chosen context lengths, for
+// one or several attention policies, against the machine's measured memory
+// bandwidth.
 #include <fmt/format.h>
 
 #include <nlohmann/json.hpp>
@@ -10,6 +12,7 @@
 
 #include "cli/commands.h"
 #include "cli/engine_options.h"
+#include "kernels/memory_bandwidth.h"
 #include "util/error.h"
 
 namespace ri::cli {
@@ -19,13 +22,16 @@ namespace {
 struct BenchArguments {
   EngineOptions engine;
   std::vector<int> contexts{256, 2048};
+  std::vector<std::string> policies;  // empty: the --attention options
   int decode_tokens = 32;
   int repetitions = 3;
+  int batch = 1;
   std::string json_path;
 };
 
 struct Summary {
   double median = 0, min = 0, max = 0;
+  nlohmann::json ToJson() const { return {{"median", median}, {"min", min}, {"max", max}}; }
 };
 
 Summary Summarize(std::vector<double> values) {
@@ -39,44 +45,90 @@ double Seconds(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
+struct PolicyRun {
+  std::vector<double> decode_rates;  // tokens per second, all sequences together
+  double kv_bytes_per_token = 0;     // K/V and page bounds read per generated token
+};
+
 int RunBench(const BenchArguments& args) {
   Engine engine = Engine::Load(args.engine);
   const ModelConfig& config = engine.model->config();
+  std::vector<PolicyConfig> policies;
+  if (args.policies.empty()) policies.push_back(engine.policy);
+  for (const std::string& spec : args.policies) {
+    policies.push_back(PolicyConfig::Parse(spec));
+    policies.back().Validate(config.num_layers);
+  }
+  const double bandwidth = MeasureReadBandwidth(*engine.threads);
+  const double weight_bytes = static_cast<double>(engine.model->WeightBytesPerPass());
+  fmt::print("model {}, {} threads, batch {}, measured read bandwidth {:.1f} GB/s, weights {:.1f} MB per pass\n\n",
+             config.name, engine.threads->num_threads(), args.batch, bandwidth / 1e9,
+             weight_bytes / 1e6);
+  fmt::print("| context | policy | prefill tok/s | decode tok/s (median, min-max) | KV MB/token | "
+             "bytes/token (MB) | bandwidth bound |\n");
+  fmt::print("| ---: | --- | ---: | ---: | ---: | ---: | ---: |\n");
+
   std::mt19937 rng(1234);
   std::uniform_int_distribution<TokenId> random_token(0, config.vocab_size - 1);
   nlohmann::json records = nlohmann::json::array();
-  fmt::print("model {}, {} threads\n", config.name, engine.threads->num_threads());
-  fmt::print("| context | prefill tok/s (median, min-max) | decode tok/s (median, min-max) |\n");
-  fmt::print("| ---: | ---: | ---: |\n");
   for (const int context : args.contexts) {
     if (context + args.decode_tokens > engine.context) {
       Fail("context {} plus {} decode tokens exceeds the context size {}", context,
            args.decode_tokens, engine.context);
     }
-    std::vector<double> prefill_rates, decode_rates;
+    std::vector<double> prefill_rates;
+    std::vector<PolicyRun> runs(policies.size());
     for (int repetition = 0; repetition < args.repetitions; ++repetition) {
       std::vector<TokenId> prompt(context);
       for (TokenId& token : prompt) token = random_token(rng);
-      auto session = engine.NewSession();
-      auto start = std::chrono::steady_clock::now();
-      session->Prefill(prompt);
+      std::vector<TokenId> continuation(args.decode_tokens);
+      for (TokenId& token : continuation) token = random_token(rng);
+      // One prefill, then every policy decodes from a copy of its cache.
+      auto base = engine.NewSession();
+      const auto start = std::chrono::steady_clock::now();
+      base->Prefill(prompt);
       prefill_rates.push_back(context / Seconds(start));
-      start = std::chrono::steady_clock::now();
-      for (int i = 0; i < args.decode_tokens; ++i) session->Decode(random_token(rng));
-      decode_rates.push_back(args.decode_tokens / Seconds(start));
+      for (size_t p = 0; p < policies.size(); ++p) {
+        std::vector<std::unique_ptr<Session>> sessions;
+        std::vector<Session*> batch;
+        for (int b = 0; b < args.batch; ++b) {
+          sessions.push_back(base->Fork(policies[p]));
+          batch.push_back(sessions.back().get());
+        }
+        const auto decode_start = std::chrono::steady_clock::now();
+        for (const TokenId token : continuation) {
+          DecodeTogether(batch, std::vector<TokenId>(args.batch, token));
+        }
+        const double seconds = Seconds(decode_start);
+        runs[p].decode_rates.push_back(args.batch * args.decode_tokens / seconds);
+        runs[p].kv_bytes_per_token = static_cast<double>(batch[0]->policy().stats().kv_bytes_read) /
+                                     args.decode_tokens;
+      }
     }
     const Summary prefill = Summarize(prefill_rates);
-    const Summary decode = Summarize(decode_rates);
-    fmt::print("| {} | {:.1f} ({:.1f}-{:.1f}) | {:.1f} ({:.1f}-{:.1f}) |\n", context,
-               prefill.median, prefill.min, prefill.max, decode.median, decode.min, decode.max);
-    records.push_back({{"context", context},
-                       {"prefill_tokens_per_second",
-                        {{"median", prefill.median}, {"min", prefill.min}, {"max", prefill.max}}},
-                       {"decode_tokens_per_second",
-                        {{"median", decode.median}, {"min", decode.min}, {"max", decode.max}}},
-                       {"decode_tokens", args.decode_tokens},
-                       {"repetitions", args.repetitions},
-                       {"threads", engine.threads->num_threads()}});
+    for (size_t p = 0; p < policies.size(); ++p) {
+      const Summary decode = Summarize(runs[p].decode_rates);
+      // One pass reads the weights once for the whole batch, and each
+      // sequence its own K/V.
+      const double bytes_per_token = weight_bytes / args.batch + runs[p].kv_bytes_per_token;
+      const double bound_fraction = decode.median * bytes_per_token / bandwidth;
+      fmt::print("| {} | {} | {:.1f} | {:.1f} ({:.1f}-{:.1f}) | {:.2f} | {:.1f} | {:.0f}% |\n",
+                 context, policies[p].ToString(), prefill.median, decode.median, decode.min,
+                 decode.max, runs[p].kv_bytes_per_token / 1e6, bytes_per_token / 1e6,
+                 100 * bound_fraction);
+      records.push_back({{"context", context},
+                         {"policy", policies[p].ToString()},
+                         {"prefill_tokens_per_second", prefill.ToJson()},
+                         {"decode_tokens_per_second", decode.ToJson()},
+                         {"kv_bytes_per_token", runs[p].kv_bytes_per_token},
+                         {"bytes_per_token", bytes_per_token},
+                         {"bandwidth_bytes_per_second", bandwidth},
+                         {"bandwidth_bound_fraction", bound_fraction},
+                         {"decode_tokens", args.decode_tokens},
+                         {"batch", args.batch},
+                         {"repetitions", args.repetitions},
+                         {"threads", engine.threads->num_threads()}});
+    }
   }
   if (!args.json_path.empty()) {
     std::ofstream out(args.json_path);
@@ -91,17 +143,28 @@ int RunBench(const BenchArguments& args) {
 Command RegisterBench(CLI::App& app) {
   auto args = std::make_shared<BenchArguments>();
   CLI::App* command = app.add_subcommand(
-      "bench", "Measure prefill and decode tokens/s at given context lengths (random tokens)");
+      "bench",
+      "Measure prefill and decode tokens/s at given context lengths (random tokens), per "
+      "attention policy, against the measured memory bandwidth");
   args->engine.AddTo(*command);
   command->add_option("--ctx", args->contexts, "Context lengths, comma separated")
       ->delimiter(',')
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  command->add_option("--policies", args->policies,
+                      "Policies to compare, comma separated specs (e.g. "
+                      "full,quest:b=0.1,retro:b=0.1:w=2); default: the --attention options")
+      ->delimiter(',');
   command->add_option("--decode-tokens", args->decode_tokens, "Decode steps per measurement")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   command->add_option("-r,--repetitions", args->repetitions, "Repetitions (median reported)")
       ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  command->add_option("--batch", args->batch,
+                      "Sequences decoded together (rows per matmul); each is a copy of the "
+                      "prefilled one")
+      ->check(CLI::Range(1, 64))
       ->capture_default_str();
   command->add_option("--json", args->json_path, "Also write the results as JSON to this file");
   return [args] { return RunBench(*args); };

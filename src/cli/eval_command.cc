@@ -53,19 +53,6 @@ std::vector<std::string> DefaultBooks(const std::string& data_dir) {
   return paths;
 }
 
-// The engine options that choose one policy belong to generate and chat.
-void RejectSinglePolicyOptions(const CLI::App& command) {
-  for (const char* name : {"--attention", "--budget", "--dense-layers", "--sinks", "--window",
-                           "--stats"}) {
-    if (command.count(name) > 0) {
-      Fail("eval compares the policies given by --policies (e.g. "
-           "full,quest:b=0.1:dense=2,retro:b=0.1:w=4) and always reports their statistics; "
-           "{} is an option of generate and chat",
-           name);
-    }
-  }
-}
-
 void Print(const eval::EvalReport& report, const EvalArguments& args) {
   for (const std::string& note : report.notes) fmt::print(stderr, "note: {}\n", note);
   for (size_t i = 0; i < report.tables.size(); ++i) {
@@ -113,6 +100,11 @@ int RunEval(EvalKind kind, EvalArguments args) {
 
 void AddCommonOptions(CLI::App& command, EvalArguments& args) {
   args.engine.AddTo(command);
+  // Policies come from --policies; statistics are always reported.
+  for (const char* single_policy_option :
+       {"--attention", "--budget", "--dense-layers", "--sinks", "--window", "--stats"}) {
+    command.remove_option(command.get_option(single_policy_option));
+  }
   command
       .add_option("--policies", args.policies,
                   "Attention policies to compare, comma separated specs such as "
@@ -181,14 +173,14 @@ Command RegisterEval(CLI::App& app) {
                    "Generation limit per question (the prompt's limit is K times this)")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  longgen->add_flag("--prime-answer", args->longgen.prime_answer,
+                    "Open the reply with 'Answer_<first>:' (not in the protocol; helps small "
+                    "models keep to the answer format)");
   return [args, ppl, longgen, fidelity] {
     for (const auto& [eval, kind] : {std::pair{ppl, EvalKind::kPerplexity},
                                      std::pair{longgen, EvalKind::kLongGenBench},
                                      std::pair{fidelity, EvalKind::kFidelity}}) {
-      if (eval->parsed()) {
-        RejectSinglePolicyOptions(*eval);
-        return RunEval(kind, *args);
-      }
+      if (eval->parsed()) return RunEval(kind, *args);
     }
     Fail("eval needs one of: ppl, longgenbench, fidelity");
   };

@@ -79,7 +79,7 @@ expect_failure() {
 }
 expect_failure "no eval kind" "subcommand"
 expect_failure "bad policy" "unknown attention policy" ppl -m "$model" --text "$book" --policies full,magic
-expect_failure "single-policy option" "--policies" ppl -m "$model" --text "$book" --attention quest
+expect_failure "single-policy option" "--attention" ppl -m "$model" --text "$book" --attention quest
 expect_failure "text too short" "tokens" ppl -m "$model" --text "$data/longgenbench/gsm8k_8shot_prompt.txt" --prompt-tokens 4000 --eval-tokens 100
 expect_failure "missing text" "cannot read" ppl -m "$model" --text "$scratch/none.txt"
 expect_failure "unknown task" "task" longgenbench -m "$model" --task csqa

@@ -176,6 +176,11 @@ Chart ExposureChart(const PolicyList& list, const std::vector<PolicyRunStats>& s
   return chart;
 }
 
+// What --prime-answer puts at the start of the reply.
+std::string Primer(const LongGenSample& sample, const LongGenOptions& options) {
+  return options.prime_answer ? fmt::format("Answer_{}:\n", sample.first_index) : "";
+}
+
 size_t CommonPrefix(const std::vector<TokenId>& a, const std::vector<TokenId>& b) {
   return std::mismatch(a.begin(), a.begin() + std::min(a.size(), b.size()), b.begin()).first -
          a.begin();
@@ -386,7 +391,8 @@ EvalReport RunLongGenBenchEval(const EvalEngine& engine, ChatTemplate chat,
   uint64_t total_limit = 0;
   for (const LongGenSample& sample : samples) {
     const std::string text =
-        RenderChat(chat, {{"system", sample.system}, {"user", sample.user}}, true);
+        RenderChat(chat, {{"system", sample.system}, {"user", sample.user}}, true) +
+        Primer(sample, options);
     prompts.push_back(engine.tokenizer.Encode(text, /*add_bos=*/true, /*parse_special=*/true));
     limits.push_back(options.max_new_tokens * static_cast<int>(sample.questions.size()));
     total_limit += limits.back();
@@ -423,7 +429,8 @@ EvalReport RunLongGenBenchEval(const EvalEngine& engine, ChatTemplate chat,
         progress.Advance(limits[s] - pieces);
         stats[p].Add(*session, result.tokens.size(), result.decode_seconds);
         const LongGenSample& sample = samples[s];
-        Outcome outcome{.text = std::move(result.text), .tokens = std::move(result.tokens)};
+        Outcome outcome{.text = Primer(sample, options) + result.text,
+                        .tokens = std::move(result.tokens)};
         for (const auto& answer : SplitAnswers(outcome.text, sample.first_index,
                                                static_cast<int>(sample.questions.size()))) {
           outcome.predicted.push_back(answer ? ParseAnswer(options.task, *answer) : std::nullopt);
@@ -437,9 +444,10 @@ EvalReport RunLongGenBenchEval(const EvalEngine& engine, ChatTemplate chat,
   report.notes = Notes(list);
   Table summary{
       .title = fmt::format("LongGenBench {}: {} prompt(s) of {} question(s), greedy, up to {} "
-                           "tokens per question",
+                           "tokens per question{}",
                            LongGenTaskName(options.task), samples.size(), options.questions,
-                           options.max_new_tokens),
+                           options.max_new_tokens,
+                           options.prime_answer ? ", replies primed with Answer_i:" : ""),
       .header = {"policy", "accuracy", "agreement with full", "answered",
                  "common prefix with full (tokens)", "generated tokens"}};
   summary.header.insert(summary.header.end(), kStatsHeader.begin(), kStatsHeader.end());
@@ -448,6 +456,7 @@ EvalReport RunLongGenBenchEval(const EvalEngine& engine, ChatTemplate chat,
                          {"max_new_tokens_per_question", options.max_new_tokens},
                          {"prompts", samples.size()},
                          {"chat_template", ChatTemplateName(chat)},
+                         {"prime_answer", options.prime_answer},
                          {"engine", EngineSettings(engine)}};
   std::vector<double> accuracy(policies.size()), agreement(policies.size());
   for (size_t p = 0; p < policies.size(); ++p) {

@@ -38,6 +38,9 @@ struct LongGenOptions {
   int questions = 4;         // K questions per prompt
   int max_new_tokens = 300;  // generation limit per question
   int max_samples = 0;       // at most this many prompts (0: all)
+  // Opens the reply with "Answer_<first>:\n" (then part of the scored
+  // output). Not in the protocol; it makes small models keep to the format.
+  bool prime_answer = false;
 };
 
 // Long-generation perplexity (see perplexity.h): overall and per position

@@ -68,6 +68,11 @@ void RenderPanel(const Chart& chart, double top, std::string& svg) {
   }
   if (chart.reference) ys.Add(chart.reference->y);
   if (chart.x_from_zero) xs.Add(0);
+  // A margin keeps markers off the left and right edges (without making
+  // non-negative values such as budgets cross zero).
+  const double margin = 0.04 * (xs.high - xs.low);
+  xs.low = xs.low >= 0 ? std::max(0.0, xs.low - margin) : xs.low - margin;
+  xs.high += margin;
   const std::vector<double> x_ticks = NiceTicks(xs.low, xs.high, 8, chart.x_integer ? 1 : 0);
   const std::vector<double> y_ticks = NiceTicks(ys.low, ys.high, 6);
   const double x0 = x_ticks.front(), x1 = x_ticks.back();

@@ -72,6 +72,30 @@ void SequenceKvCache::Clear() {
   std::fill(lengths_.begin(), lengths_.end(), 0);
 }
 
+void SequenceKvCache::CopyFrom(const SequenceKvCache& other) {
+  if (&other.pool_ != &pool_) Fail("KV caches of different pools cannot be copied");
+  Clear();
+  const KvGeometry& g = geometry();
+  for (size_t layer = 0; layer < pages_.size(); ++layer) {
+    lengths_[layer] = other.lengths_[layer];
+    for (const int source : other.pages_[layer]) {
+      if (source < 0) {
+        pages_[layer].push_back(-1);
+        continue;
+      }
+      const int page = pool_.Allocate();
+      for (int h = 0; h < g.num_kv_heads; ++h) {
+        const size_t elements = static_cast<size_t>(g.page_size) * g.head_dim;
+        std::copy_n(pool_.keys(source, h), elements, pool_.keys(page, h));
+        std::copy_n(pool_.values(source, h), elements, pool_.values(page, h));
+        std::copy_n(pool_.key_min(source, h), g.head_dim, pool_.key_min(page, h));
+        std::copy_n(pool_.key_max(source, h), g.head_dim, pool_.key_max(page, h));
+      }
+      pages_[layer].push_back(page);
+    }
+  }
+}
+
 void SequenceKvCache::ReleasePage(int layer, int page_index) {
   int& page = pages_[layer][page_index];
   if (page < 0) return;

@@ -95,6 +95,9 @@ class SequenceKvCache {
   // becomes -1 and it must not be read or written again.
   void ReleasePage(int layer, int page_index);
 
+  // Makes this cache a copy of `other` (same pool): new pages, same contents.
+  void CopyFrom(const SequenceKvCache& other);
+
   // Returns all pages to the pool.
   void Clear();
   size_t bytes_in_use() const;

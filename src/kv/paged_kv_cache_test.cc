@@ -80,6 +80,30 @@ TEST(PagedKvCacheTest, GrowsPageByPageAndReturnsPages) {
   EXPECT_EQ(pool.pages_allocated(), 3);  // reused, not grown
 }
 
+TEST(PagedKvCacheTest, CopyIsIndependentAndEqual) {
+  KvPagePool pool(kGeometry);
+  SequenceKvCache original(pool);
+  std::vector<float> key(kGeometry.num_kv_heads * kGeometry.head_dim), value(key.size());
+  for (int p = 0; p < 11; ++p) {
+    for (size_t i = 0; i < key.size(); ++i) key[i] = value[i] = static_cast<float>(p * 100 + i);
+    original.Write(0, p, key.data(), value.data());
+  }
+  SequenceKvCache copy(pool);
+  copy.CopyFrom(original);
+  ASSERT_EQ(copy.length(0), 11);
+  for (int j = 0; j < copy.num_pages(0); ++j) {
+    ASSERT_NE(copy.page(0, j), original.page(0, j));
+    for (int h = 0; h < kGeometry.num_kv_heads; ++h) {
+      for (int i = 0; i < kGeometry.page_size * kGeometry.head_dim; ++i) {
+        ASSERT_EQ(pool.keys(copy.page(0, j), h)[i], pool.keys(original.page(0, j), h)[i]);
+      }
+      ExpectBoundsExact(copy, 0, j);
+    }
+  }
+  copy.Write(0, 11, key.data(), value.data());  // the original does not grow
+  EXPECT_EQ(original.length(0), 11);
+}
+
 TEST(PagedKvCacheTest, RejectsWritesPastTheEndAndBadPageSizes) {
   KvPagePool pool(kGeometry);
   SequenceKvCache cache(pool);

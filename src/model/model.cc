@@ -49,6 +49,16 @@ Model::Model(ModelConfig config, ModelWeights weights, std::shared_ptr<const voi
 
 Model::~Model() = default;
 
+size_t Model::WeightBytesPerPass() const {
+  const auto bytes = [](const WeightMatrix& m) { return static_cast<size_t>(m.rows) * m.row_bytes; };
+  size_t total = bytes(weights_.output);
+  for (const LayerWeights& l : weights_.layers) {
+    total += bytes(l.query) + bytes(l.key) + bytes(l.value) + bytes(l.attention_output) +
+             bytes(l.ffn_gate) + bytes(l.ffn_up) + bytes(l.ffn_down);
+  }
+  return total;
+}
+
 void Model::Forward(std::span<const ForwardRow> rows, std::span<const SequenceContext> sequences,
                     ThreadPool& pool, std::vector<float>& logits) const {
   const ModelConfig& c = config_;

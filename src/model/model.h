@@ -57,6 +57,9 @@ class Model {
   // The GGUF file; null for in-memory models.
   const gguf::File* file() const { return file_.get(); }
   const ModelWeights& weights() const { return weights_; }
+  // Bytes of weights one forward pass reads (every matrix once, the LM head
+  // included): what bounds decode speed besides the KV cache.
+  size_t WeightBytesPerPass() const;
 
   // Runs every layer over `rows`. Rows of one sequence must be contiguous and
   // in increasing position order. Appends, for each row that wants logits in

@@ -15,6 +15,7 @@ namespace ri {
 
 class Model;
 class ThreadPool;
+struct ForwardRow;
 
 class Session {
  public:
@@ -28,10 +29,16 @@ class Session {
   std::span<const float> Prefill(std::span<const TokenId> tokens);
   // Runs one token through the decode path and returns its logits.
   std::span<const float> Decode(TokenId token);
+  // A new session holding a copy of this one's tokens and KV cache, with a
+  // fresh `policy` (for comparing policies after one shared prefill).
+  std::unique_ptr<Session> Fork(const PolicyConfig& policy) const;
+
   // Forgets everything (the KV pages go back to the pool, the policy starts afresh).
   void Reset();
 
   const std::vector<TokenId>& tokens() const { return tokens_; }
+  // Logits after the last token fed (prefill or decode).
+  std::span<const float> logits() const { return logits_; }
   int position() const { return static_cast<int>(tokens_.size()); }
   int context_size() const { return context_size_; }
   int remaining() const { return context_size_ - position(); }
@@ -45,7 +52,13 @@ class Session {
   static constexpr int kPrefillChunk = 256;
 
  private:
+  friend void DecodeTogether(std::span<Session* const> sessions, std::span<const TokenId> tokens);
+  // This session's rows of a decode step (its window replays, then the token).
+  void AddDecodeRows(TokenId token, int sequence_index, std::vector<ForwardRow>& rows);
+  void FinishDecode(TokenId token, std::span<const float> logits);
+
   const Model& model_;
+  KvPagePool& pages_;
   ThreadPool& threads_;
   PolicyConfig policy_config_;
   std::unique_ptr<AttentionPolicy> policy_;
@@ -55,5 +68,10 @@ class Session {
   std::vector<float> logits_;
   uint64_t full_attention_kv_bytes_ = 0;
 };
+
+// One decode step for several sessions in a single forward pass (their
+// matmuls share the weight reads): tokens[i] is fed to sessions[i]. Each
+// session's logits are then in its Decode-style state (see logits()).
+void DecodeTogether(std::span<Session* const> sessions, std::span<const TokenId> tokens);
 
 }  // namespace ri

@@ -8,9 +8,24 @@ namespace ri {
 
 namespace {
 
-// How long a worker spins for the next task before sleeping (pause loops of
-// roughly 10-40 ns each: about a tenth of a millisecond).
-constexpr int kSpinsBeforeSleep = 1 << 13;
+// How long a thread spins before sleeping (pause loops of roughly 10-40 ns
+// each: some tens of microseconds, about the gap between two decode matmuls).
+constexpr int kSpinsBeforeSleep = 1 << 11;
+
+// Waits until `value` differs from `old`: spins first, then sleeps.
+template <typename T>
+T WaitForChange(const std::atomic<T>& value, T old) {
+  for (int spins = 0; spins < kSpinsBeforeSleep; ++spins) {
+    const T current = value.load(std::memory_order_acquire);
+    if (current != old) return current;
+    _mm_pause();
+  }
+  for (;;) {
+    value.wait(old, std::memory_order_acquire);
+    const T current = value.load(std::memory_order_acquire);
+    if (current != old) return current;
+  }
+}
 
 // The chunk [begin, end) of `index` among `parts` for a range of n in units of grain.
 std::pair<size_t, size_t> Chunk(size_t n, size_t grain, int parts, int index) {
@@ -29,12 +44,9 @@ ThreadPool::ThreadPool(int num_threads) {
 }
 
 ThreadPool::~ThreadPool() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_.store(true);
-    generation_.fetch_add(1, std::memory_order_release);
-  }
-  wake_.notify_all();
+  stopping_.store(true);
+  generation_.fetch_add(1, std::memory_order_release);
+  generation_.notify_all();
   for (auto& worker : workers_) worker.join();
 }
 
@@ -56,39 +68,20 @@ void ThreadPool::ParallelFor(size_t n, const std::function<void(size_t, size_t)>
   grain_ = grain;
   pending_.store(num_threads() - 1, std::memory_order_relaxed);
   generation_.fetch_add(1, std::memory_order_release);
-  if (sleepers_.load(std::memory_order_acquire) > 0) {
-    std::lock_guard lock(mutex_);
-    wake_.notify_all();
-  }
+  generation_.notify_all();
   RunChunk(0);
-  for (int spins = 0; pending_.load(std::memory_order_acquire) != 0; ++spins) {
-    if (spins < kSpinsBeforeSleep) {
-      _mm_pause();
-    } else {
-      std::this_thread::yield();
-    }
+  for (int pending = pending_.load(std::memory_order_acquire); pending != 0;) {
+    pending = WaitForChange(pending_, pending);
   }
 }
 
 void ThreadPool::WorkerLoop(int worker_index) {
   uint64_t seen = 0;
   for (;;) {
-    uint64_t current = generation_.load(std::memory_order_acquire);
-    for (int spins = 0; current == seen && spins < kSpinsBeforeSleep; ++spins) {
-      _mm_pause();
-      current = generation_.load(std::memory_order_acquire);
-    }
-    if (current == seen) {
-      std::unique_lock lock(mutex_);
-      sleepers_.fetch_add(1, std::memory_order_acq_rel);
-      wake_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen; });
-      sleepers_.fetch_sub(1, std::memory_order_acq_rel);
-      current = generation_.load(std::memory_order_acquire);
-    }
-    seen = current;
+    seen = WaitForChange(generation_, seen);
     if (stopping_.load()) return;
     RunChunk(worker_index);
-    pending_.fetch_sub(1, std::memory_order_acq_rel);
+    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) pending_.notify_one();
   }
 }
 

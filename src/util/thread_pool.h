@@ -4,16 +4,16 @@
 // so results do not depend on scheduling.
 //
 // Decoding calls the pool a few hundred times per token for sub-millisecond
-// work, so workers spin briefly for the next task before they sleep: waking a
-// sleeping thread costs more than most of these tasks.
+// work, so threads spin briefly for the next task (or for the last chunk)
+// before they sleep on a futex (atomic wait): waking a sleeping thread costs
+// more than most of these tasks, but spinning long starves other processes
+// and, on a busy machine, our own threads.
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -46,10 +46,6 @@ class ThreadPool {
   std::atomic<uint64_t> generation_{0};
   std::atomic<int> pending_{0};
   std::atomic<bool> stopping_{false};
-  // Sleeping workers wait here.
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  std::atomic<int> sleepers_{0};
 };
 
 }  // namespace ri
