@@ -177,9 +177,9 @@ Command RegisterEval(CLI::App& app) {
                     "Open the reply with 'Answer_<first>:' (not in the protocol; helps small "
                     "models keep to the answer format)");
   return [args, ppl, longgen, fidelity] {
-    for (const auto& [eval, kind] : {std::pair{ppl, EvalKind::kPerplexity},
-                                     std::pair{longgen, EvalKind::kLongGenBench},
-                                     std::pair{fidelity, EvalKind::kFidelity}}) {
+    for (const auto& [eval, kind] :
+         {std::pair{ppl, EvalKind::kPerplexity}, std::pair{longgen, EvalKind::kLongGenBench},
+          std::pair{fidelity, EvalKind::kFidelity}}) {
       if (eval->parsed()) return RunEval(kind, *args);
     }
     Fail("eval needs one of: ppl, longgenbench, fidelity");

@@ -51,7 +51,7 @@ run_eval ppl 2 ppl --text "$book" --prompt-tokens 128 --eval-tokens 64 --bucket 
   --policies full,retro:b=0.25:w=2
 run_eval fidelity 3 fidelity --text "$book" --prompt-tokens 64 --eval-tokens 32 --bucket 16 \
   --policies quest:b=0.25,retro:b=0.25:w=4
-run_eval longgenbench 3 longgenbench --task gsm8k --questions 1 --max-new-tokens 32 \
+run_eval longgenbench 3 longgenbench --task gsm8k --questions 1 --max-new-tokens 32 --prime-answer \
   --max-samples 1
 
 # Determinism: the same run gives the same perplexities.

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 
@@ -13,6 +14,7 @@
 #include "eval/gutenberg.h"
 #include "eval/perplexity.h"
 #include "eval/progress.h"
+#include "kv/paged_kv_cache.h"
 #include "model/model.h"
 #include "runtime/generator.h"
 #include "runtime/session.h"
@@ -35,8 +37,11 @@ std::string ExposureCell(const PolicyRunStats& stats) {
 }
 
 // The columns every summary table ends with.
-const std::vector<std::string> kStatsHeader = {"effective KV exposure", "KV read (of full)",
-                                               "decode tok/s"};
+void AddStatsHeader(Table& table) {
+  for (const char* column : {"effective KV exposure", "KV read (of full)", "decode tok/s"}) {
+    table.header.push_back(column);
+  }
+}
 std::vector<std::string> StatsCells(const PolicyRunStats& stats) {
   return {ExposureCell(stats), Percent(stats.kv_read_fraction()),
           Fixed(stats.decode_tokens_per_second(), 1)};
@@ -62,14 +67,13 @@ json Record(std::string_view eval, const EvalEngine& engine, const PolicyConfig&
           {"stats", stats.ToJson()}};
 }
 
-std::vector<std::string> Notes(const PolicyList& list) {
+std::vector<std::string> Notes(const PolicyList& list, bool has_budget_charts) {
   std::vector<std::string> notes;
   if (list.full_added) notes.push_back("full was not in --policies: added as the reference");
-  const bool token_budgets =
-      std::any_of(list.policies.begin(), list.policies.end(), [](const PolicyConfig& p) {
-        return p.kind != PolicyKind::kFull && p.budget.tokens > 0;
-      });
-  if (token_budgets) {
+  const bool token_budgets = std::any_of(
+      list.policies.begin(), list.policies.end(),
+      [](const PolicyConfig& p) { return p.kind != PolicyKind::kFull && p.budget.tokens > 0; });
+  if (has_budget_charts && token_budgets) {
     notes.push_back("policies with a token budget are left out of the charts against the budget");
   }
   return notes;
@@ -123,15 +127,17 @@ std::string BucketName(const Bucket& bucket) {
 // One series per policy (from `first`) of a per-bucket value against the
 // bucket's end (tokens generated so far).
 Chart PositionChart(std::string title, std::string y_label, const PolicyList& list, size_t first,
-                    const std::function<double(size_t policy, size_t bucket)>& value,
-                    size_t num_buckets, const std::vector<Bucket>& buckets) {
+                    const std::vector<Bucket>& buckets,
+                    const std::function<double(size_t policy, size_t bucket)>& value) {
   Chart chart{.title = std::move(title),
               .x_label = "generated tokens (end of the position bucket)",
               .y_label = std::move(y_label),
               .x_from_zero = true};
   for (size_t p = first; p < list.policies.size(); ++p) {
     Series series{.label = list.policies[p].ToString(), .color = static_cast<int>(p)};
-    for (size_t b = 0; b < num_buckets; ++b) series.points.emplace_back(buckets[b].end, value(p, b));
+    for (size_t b = 0; b < buckets.size(); ++b) {
+      series.points.emplace_back(buckets[b].end, value(p, b));
+    }
     chart.series.push_back(std::move(series));
   }
   return chart;
@@ -211,7 +217,7 @@ EvalReport RunPerplexityEval(const EvalEngine& engine, const PolicyList& list,
   }
 
   EvalReport report;
-  report.notes = Notes(list);
+  report.notes = Notes(list, /*has_budget_charts=*/false);
   const std::vector<Bucket>& full_buckets = nlls[0].buckets();
   const size_t num_buckets = full_buckets.size();
   const auto ratio = [&](size_t p, size_t b) {
@@ -221,7 +227,7 @@ EvalReport RunPerplexityEval(const EvalEngine& engine, const PolicyList& list,
                                      "prompt, {} text(s)",
                                      options.eval_tokens, options.prompt_tokens, samples.size()),
                 .header = {"policy", "perplexity", "ratio to full"}};
-  summary.header.insert(summary.header.end(), kStatsHeader.begin(), kStatsHeader.end());
+  AddStatsHeader(summary);
   Table by_position{.title = "Perplexity by generated position (ratio to full)",
                     .header = {"policy"}};
   for (const Bucket& bucket : full_buckets) by_position.header.push_back(BucketName(bucket));
@@ -257,18 +263,15 @@ EvalReport RunPerplexityEval(const EvalEngine& engine, const PolicyList& list,
                           {"ratio_to_full", total_ratio},
                           {"predictions", nlls[p].total().count},
                           {"buckets", std::move(buckets)}};
-    report.records.push_back(
-        Record("ppl", engine, policies[p], settings_base, results, stats[p]));
+    report.records.push_back(Record("ppl", engine, policies[p], settings_base, results, stats[p]));
   }
   report.tables = {std::move(summary), std::move(by_position)};
   report.charts.push_back(PositionChart("Perplexity ratio to full against generation length",
-                                        "perplexity / full's", list, 1, ratio, num_buckets,
-                                        full_buckets));
+                                        "perplexity / full's", list, 1, full_buckets, ratio));
   report.charts.back().reference = ReferenceLine{1.0, "full"};
-  report.charts.push_back(PositionChart(
-      "Perplexity against generation length", "perplexity", list, 0,
-      [&](size_t p, size_t b) { return Perplexity(nlls[p].buckets()[b]); }, num_buckets,
-      full_buckets));
+  report.charts.push_back(
+      PositionChart("Perplexity against generation length", "perplexity", list, 0, full_buckets,
+                    [&](size_t p, size_t b) { return Perplexity(nlls[p].buckets()[b]); }));
   report.charts.push_back(ExposureChart(list, stats));
   return report;
 }
@@ -305,12 +308,13 @@ EvalReport RunFidelityEval(const EvalEngine& engine, const PolicyList& list,
         top1[c + 1].AddSample(run.candidates[c].top1_agrees);
         stats[c + 1].Add(*candidates[c], options.eval_tokens, run.candidates[c].decode_seconds);
       }
-      generated.push_back({{"text", sample.name}, {"generated", engine.tokenizer.Decode(run.generated)}});
+      generated.push_back(
+          {{"text", sample.name}, {"generated", engine.tokenizer.Decode(run.generated)}});
     }
   }
 
   EvalReport report;
-  report.notes = Notes(list);
+  report.notes = Notes(list, /*has_budget_charts=*/true);
   const std::vector<Bucket>& buckets = kl[0].buckets();
   const size_t num_buckets = buckets.size();
   Table summary{
@@ -318,7 +322,7 @@ EvalReport RunFidelityEval(const EvalEngine& engine, const PolicyList& list,
                            "text(s)",
                            options.eval_tokens, options.prompt_tokens, samples.size()),
       .header = {"policy", "mean KL (nats)", "top-1 agreement"}};
-  summary.header.insert(summary.header.end(), kStatsHeader.begin(), kStatsHeader.end());
+  AddStatsHeader(summary);
   Table by_position{.title = "KL from full / top-1 agreement by generated position",
                     .header = {"policy"}};
   for (const Bucket& bucket : buckets) by_position.header.push_back(BucketName(bucket));
@@ -351,7 +355,7 @@ EvalReport RunFidelityEval(const EvalEngine& engine, const PolicyList& list,
                                 {"top1_agreement", t.Mean()}});
     }
     by_position.rows.push_back(std::move(position_row));
-    json results = {{"reference", p == 0},
+    json results = {{"reference", false},
                     {"mean_kl", mean_kl[p]},
                     {"top1_agreement", mean_top1[p]},
                     {"steps", kl[p].total().count},
@@ -370,10 +374,10 @@ EvalReport RunFidelityEval(const EvalEngine& engine, const PolicyList& list,
   if (n > 1) report.tables.push_back(std::move(by_position));
   report.charts.push_back(PositionChart(
       "KL divergence from full against generation length", "KL(full || policy), nats", list, 1,
-      [&](size_t p, size_t b) { return kl[p].buckets()[b].Mean(); }, num_buckets, buckets));
-  report.charts.push_back(PositionChart(
-      "Top-1 agreement with full against generation length", "top-1 agreement", list, 1,
-      [&](size_t p, size_t b) { return top1[p].buckets()[b].Mean(); }, num_buckets, buckets));
+      buckets, [&](size_t p, size_t b) { return kl[p].buckets()[b].Mean(); }));
+  report.charts.push_back(
+      PositionChart("Top-1 agreement with full against generation length", "top-1 agreement", list,
+                    1, buckets, [&](size_t p, size_t b) { return top1[p].buckets()[b].Mean(); }));
   report.charts.back().reference = ReferenceLine{1.0, "full"};
   report.charts.push_back(
       BudgetChart("Mean KL divergence from full against the budget", "KL, nats", list, mean_kl));
@@ -381,11 +385,11 @@ EvalReport RunFidelityEval(const EvalEngine& engine, const PolicyList& list,
   return report;
 }
 
-EvalReport RunLongGenBenchEval(const EvalEngine& engine, ChatTemplate chat,
-                               const PolicyList& list, const LongGenOptions& options) {
+EvalReport RunLongGenBenchEval(const EvalEngine& engine, ChatTemplate chat, const PolicyList& list,
+                               const LongGenOptions& options) {
   if (options.max_new_tokens < 1) Fail("--max-new-tokens must be positive");
-  const std::vector<LongGenSample> samples = LoadLongGenSamples(
-      options.task, options.data_dir, options.questions, options.max_samples);
+  const std::vector<LongGenSample> samples =
+      LoadLongGenSamples(options.task, options.data_dir, options.questions, options.max_samples);
   std::vector<std::vector<TokenId>> prompts;
   std::vector<int> limits;  // generation limit of each sample
   uint64_t total_limit = 0;
@@ -412,8 +416,8 @@ EvalReport RunLongGenBenchEval(const EvalEngine& engine, ChatTemplate chat,
   {
     Progress progress(policies.size() * total_limit);
     for (size_t p = 0; p < policies.size(); ++p) {
-      progress.SetLabel(fmt::format("{} {}", LongGenTaskName(options.task),
-                                    policies[p].ToString()));
+      progress.SetLabel(
+          fmt::format("{} {}", LongGenTaskName(options.task), policies[p].ToString()));
       for (size_t s = 0; s < samples.size(); ++s) {
         auto session = engine.NewSession(policies[p]);
         GenerationOptions generation;  // greedy
@@ -441,7 +445,7 @@ EvalReport RunLongGenBenchEval(const EvalEngine& engine, ChatTemplate chat,
   }
 
   EvalReport report;
-  report.notes = Notes(list);
+  report.notes = Notes(list, /*has_budget_charts=*/true);
   Table summary{
       .title = fmt::format("LongGenBench {}: {} prompt(s) of {} question(s), greedy, up to {} "
                            "tokens per question{}",
@@ -450,7 +454,7 @@ EvalReport RunLongGenBenchEval(const EvalEngine& engine, ChatTemplate chat,
                            options.prime_answer ? ", replies primed with Answer_i:" : ""),
       .header = {"policy", "accuracy", "agreement with full", "answered",
                  "common prefix with full (tokens)", "generated tokens"}};
-  summary.header.insert(summary.header.end(), kStatsHeader.begin(), kStatsHeader.end());
+  AddStatsHeader(summary);
   const json settings = {{"task", LongGenTaskName(options.task)},
                          {"questions_per_prompt", options.questions},
                          {"max_new_tokens_per_question", options.max_new_tokens},
@@ -494,8 +498,8 @@ EvalReport RunLongGenBenchEval(const EvalEngine& engine, ChatTemplate chat,
     const double mean_prefix = samples.empty() ? 0.0 : static_cast<double>(prefix) / samples.size();
     std::vector<std::string> row = {
         policies[p].ToString(), fmt::format("{} ({}/{})", Percent(accuracy[p]), correct, questions),
-        Percent(agreement[p]), fmt::format("{}/{}", answered, questions), Fixed(mean_prefix, 1),
-        std::to_string(generated)};
+        Percent(agreement[p]),  fmt::format("{}/{}", answered, questions),
+        Fixed(mean_prefix, 1),  std::to_string(generated)};
     const auto stat_cells = StatsCells(stats[p]);
     row.insert(row.end(), stat_cells.begin(), stat_cells.end());
     summary.rows.push_back(std::move(row));
@@ -515,6 +519,9 @@ EvalReport RunLongGenBenchEval(const EvalEngine& engine, ChatTemplate chat,
       BudgetChart("LongGenBench accuracy against the budget", "accuracy", list, accuracy));
   report.charts.push_back(BudgetChart("Answer agreement with full against the budget",
                                       "agreement with full", list, agreement));
+  for (Chart* fraction_chart : {&report.charts[0], &report.charts[1]}) {
+    fraction_chart->y_include = {0.0, 1.0};
+  }
   report.charts.push_back(ExposureChart(list, stats));
   return report;
 }

@@ -50,8 +50,8 @@ FidelityRun RunFidelity(Session& reference, std::span<Session* const> candidates
                         const std::function<void()>& on_step) {
   if (steps < 1) Fail("the fidelity run needs at least one decode step, got {}", steps);
   if (static_cast<int>(prompt.size()) + steps > reference.remaining()) {
-    Fail("a prompt of {} tokens and {} decode steps exceed the context of {}", prompt.size(),
-         steps, reference.context_size());
+    Fail("a prompt of {} tokens and {} decode steps exceed the context of {}", prompt.size(), steps,
+         reference.context_size());
   }
   FidelityRun run;
   run.candidates.resize(candidates.size());

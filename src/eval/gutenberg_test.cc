@@ -18,8 +18,7 @@ TEST(GutenbergTest, KeepsOnlyTheTextBetweenTheMarkers) {
       "*** START OF THE PROJECT GUTENBERG EBOOK TESTS ***\r\n\r\n\r\n"
       "CHAPTER I.\r\nIt was a dark night.\r\n\r\nThe end.\r\n\r\n"
       "*** END OF THE PROJECT GUTENBERG EBOOK TESTS ***\r\n\r\nSection 1. License...\r\n";
-  EXPECT_EQ(StripGutenberg("\xEF\xBB\xBF" + text),
-            "CHAPTER I.\nIt was a dark night.\n\nThe end.");
+  EXPECT_EQ(StripGutenberg("\xEF\xBB\xBF" + text), "CHAPTER I.\nIt was a dark night.\n\nThe end.");
   EXPECT_EQ(StripGutenberg(text), "CHAPTER I.\nIt was a dark night.\n\nThe end.");
 }
 

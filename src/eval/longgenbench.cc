@@ -53,13 +53,14 @@ std::optional<Marker> MarkerAt(std::string_view text, size_t at) {
        {std::pair<std::string_view, bool>{"Answer_", true}, {"Question_", false}}) {
     if (text.substr(at, word.size()) != word) continue;
     size_t end = at + word.size();
-    long index = 0;
-    while (end < text.size() && IsDigit(text[end]) && index < 1000000) {
-      index = index * 10 + (text[end] - '0');
+    int index = 0;
+    while (end < text.size() && IsDigit(text[end])) {
+      // Absurdly long numbers saturate: they match no question.
+      index = std::min(index * 10 + (text[end] - '0'), 100000000);
       ++end;
     }
     if (end == at + word.size()) return std::nullopt;
-    return Marker{is_answer, static_cast<int>(index), at, end};
+    return Marker{is_answer, index, at, end};
   }
   return std::nullopt;
 }
@@ -68,8 +69,7 @@ std::string Gsm8kQuestionsPath(const std::string& data_dir) {
   return (std::filesystem::path(data_dir) / "gsm8k" / "test.jsonl").string();
 }
 
-std::vector<LongGenSample> LoadGsm8k(const std::string& data_dir, int per_sample,
-                                     int max_samples) {
+std::vector<LongGenSample> LoadGsm8k(const std::string& data_dir, int per_sample, int max_samples) {
   const std::string examples_path =
       (std::filesystem::path(data_dir) / "longgenbench" / "gsm8k_8shot_prompt.txt").string();
   const std::string examples = ReadTextFile(examples_path);
@@ -86,8 +86,8 @@ std::vector<LongGenSample> LoadGsm8k(const std::string& data_dir, int per_sample
     const nlohmann::json record = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
     if (!record.is_object() || !record.contains("question") || !record["question"].is_string() ||
         !record.contains("answer") || !record["answer"].is_string()) {
-      Fail("{} line {}: not a JSON object with string fields question and answer",
-           questions_path, line_number);
+      Fail("{} line {}: not a JSON object with string fields question and answer", questions_path,
+           line_number);
     }
     const std::string answer = record["answer"];
     const size_t hashes = answer.rfind("####");
@@ -107,7 +107,8 @@ std::vector<LongGenSample> LoadGsm8k(const std::string& data_dir, int per_sample
     sample.first_index = kFirstIndex;
     sample.user = "Examples: \n" + examples + "\n\nFollowing Question: \n";
     for (size_t q = first; q < end; ++q) {
-      sample.user += fmt::format("Question_{}:\n{}\n", kFirstIndex + (q - first), questions[q].text);
+      sample.user +=
+          fmt::format("Question_{}:\n{}\n", kFirstIndex + (q - first), questions[q].text);
       sample.questions.push_back(questions[q]);
     }
     sample.user += "\n";
@@ -125,22 +126,22 @@ std::vector<LongGenQuestion> ReadMmluFile(const std::filesystem::path& path) {
     if (row.size() != 6 || row[5].size() != 1 || row[5][0] < 'A' || row[5][0] > 'D') {
       Fail("{} row {}: expected question, 4 choices and an answer A-D", path.string(), r + 1);
     }
-    questions.push_back({fmt::format("{}\n(A) {}\n(B) {}\n(C) {}\n(D) {}", row[0], row[1], row[2],
-                                     row[3], row[4]),
-                         row[5]});
+    questions.push_back(
+        {fmt::format("{}\n(A) {}\n(B) {}\n(C) {}\n(D) {}", row[0], row[1], row[2], row[3], row[4]),
+         row[5]});
   }
   return questions;
 }
 
-std::vector<LongGenSample> LoadMmlu(const std::string& data_dir, int per_sample,
-                                    int max_samples) {
+std::vector<LongGenSample> LoadMmlu(const std::string& data_dir, int per_sample, int max_samples) {
   const std::filesystem::path root = std::filesystem::path(data_dir) / "mmlu";
   constexpr std::string_view kTestSuffix = "_test.csv";
   std::vector<std::string> subjects;
   std::error_code error;
   for (const auto& entry : std::filesystem::directory_iterator(root / "test", error)) {
     const std::string name = entry.path().filename().string();
-    if (name.ends_with(kTestSuffix)) subjects.push_back(name.substr(0, name.size() - kTestSuffix.size()));
+    if (name.ends_with(kTestSuffix))
+      subjects.push_back(name.substr(0, name.size() - kTestSuffix.size()));
   }
   if (error || subjects.empty()) {
     Fail("no MMLU test files (*_test.csv) in '{}'", (root / "test").string());
@@ -215,8 +216,12 @@ std::vector<std::optional<std::string>> SplitAnswers(std::string_view output, in
     size_t begin = marker.end;
     while (begin < output.size() && output[begin] == ' ') ++begin;
     if (begin >= output.size() || output[begin] != ':') continue;
-    const size_t end = m + 1 < markers.size() ? markers[m + 1].begin : output.size();
-    answers[slot] = Trim(output.substr(begin + 1, end - begin - 1));
+    // As the harness does, an answer also ends at its first blank line.
+    const size_t text_begin =
+        std::min(output.find_first_not_of(" \t\r\n", begin + 1), output.size());
+    const size_t next_marker = m + 1 < markers.size() ? markers[m + 1].begin : output.size();
+    const size_t end = std::min(next_marker, output.find("\n\n", text_begin));
+    answers[slot] = Trim(output.substr(text_begin, end - text_begin));
   }
   return answers;
 }

@@ -47,8 +47,9 @@ std::vector<LongGenSample> LoadLongGenSamples(LongGenTask task, const std::strin
 
 // The answer text of each question first_index, ..., first_index + count - 1
 // in a generated output: the text after its first "Answer_<i>:" marker up to
-// the next "Answer_<n>" or "Question_<n>" marker, or the end. Missing
-// answers are nullopt.
+// the first blank line (as in the harness and the examples), the next
+// "Answer_<n>" or "Question_<n>" marker, or the end. Missing answers are
+// nullopt.
 std::vector<std::optional<std::string>> SplitAnswers(std::string_view output, int first_index,
                                                      int count);
 

@@ -41,6 +41,9 @@ TEST(LongGenBenchTest, MissingRepeatedAndStrayAnswers) {
   EXPECT_EQ(SplitAnswers("", 9, 2), (Answers{std::nullopt, std::nullopt}));
   EXPECT_EQ(SplitAnswers("no markers at all, the answer is 4", 9, 1), Answers{std::nullopt});
   EXPECT_EQ(SplitAnswers("Answer_9:", 9, 1), Answers{""});
+  // The first blank line ends an answer; blank lines before it do not.
+  EXPECT_EQ(SplitAnswers("Answer_9:\n\n  The answer is (D).\n\nThe answer is (A).", 9, 1),
+            Answers{"The answer is (D)."});
 }
 
 TEST(LongGenBenchTest, LastNumberHandlesCommasSignsAndDecimals) {
@@ -54,7 +57,7 @@ TEST(LongGenBenchTest, LastNumberHandlesCommasSignsAndDecimals) {
   EXPECT_EQ(LastNumber("x-5"), "5");            // after a word: a hyphen
   EXPECT_EQ(LastNumber("pick 3,4 or 5"), "5");  // "3,4" are two numbers
   EXPECT_EQ(LastNumber("3,4"), "4");
-  EXPECT_EQ(LastNumber("12,3456"), "3456");     // not a thousands group
+  EXPECT_EQ(LastNumber("12,3456"), "3456");  // not a thousands group
   EXPECT_EQ(LastNumber("only 007 left"), "7");
   EXPECT_EQ(LastNumber("about .5 of it"), "0.5");
   EXPECT_EQ(LastNumber("The answer is 5. Then we stop"), "5");
@@ -112,7 +115,8 @@ TEST(LongGenBenchTest, BuildsGsm8kPromptsFromTheData) {
   EXPECT_EQ(first.questions[0].gold, "18");
   EXPECT_TRUE(first.system.starts_with("Answer each question step by step"));
   EXPECT_TRUE(first.user.starts_with("Examples: \nQuestion_1: \nThere are 15 trees"));
-  const size_t following = first.user.find("The answer is 8.\n\nFollowing Question: \nQuestion_9:\n");
+  const size_t following =
+      first.user.find("The answer is 8.\n\nFollowing Question: \nQuestion_9:\n");
   EXPECT_NE(following, std::string::npos);
   EXPECT_NE(first.user.find("\nQuestion_12:\n"), std::string::npos);
   EXPECT_EQ(first.user.find("Question_13"), std::string::npos);

@@ -25,8 +25,8 @@ TeacherForcedResult TeacherForcedNll(Session& session, std::span<const TokenId> 
   if (prompt_tokens < 1) Fail("the prompt must have at least one token");
   const int total = static_cast<int>(tokens.size());
   if (total < prompt_tokens + 2) {
-    Fail("{} tokens leave nothing to score after a prompt of {} (one decode step needs {})",
-         total, prompt_tokens, prompt_tokens + 2);
+    Fail("{} tokens leave nothing to score after a prompt of {} (one decode step needs {})", total,
+         prompt_tokens, prompt_tokens + 2);
   }
   // The last token is only a target: it is never fed.
   if (total - 1 > session.remaining()) {

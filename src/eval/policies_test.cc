@@ -17,12 +17,12 @@ std::vector<std::string> Specs(const PolicyList& list) {
 TEST(PoliciesTest, FullComesFirstAndIsAddedWhenMissing) {
   const PolicyList added = ParsePolicyList({"quest:b=0.1", "retro:b=0.1:w=4"}, 30);
   EXPECT_TRUE(added.full_added);
-  EXPECT_EQ(Specs(added), (std::vector<std::string>{"full", "quest:b=0.1:dense=2",
-                                                    "retro:b=0.1:w=4:dense=2"}));
+  EXPECT_EQ(Specs(added),
+            (std::vector<std::string>{"full", "quest:b=0.1:dense=2", "retro:b=0.1:w=4:dense=2"}));
   const PolicyList moved = ParsePolicyList({"tova:b=512", "streaming:b=0.1", "full"}, 30);
   EXPECT_FALSE(moved.full_added);
-  EXPECT_EQ(Specs(moved), (std::vector<std::string>{"full", "tova:b=512",
-                                                    "streaming:b=0.1:sinks=4"}));
+  EXPECT_EQ(Specs(moved),
+            (std::vector<std::string>{"full", "tova:b=512", "streaming:b=0.1:sinks=4"}));
 }
 
 TEST(PoliciesTest, RejectsBadLists) {

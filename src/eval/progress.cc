@@ -32,8 +32,8 @@ std::string ProgressLine(std::string_view label, uint64_t done, uint64_t total, 
   const std::string eta =
       done > 0 ? FormatDuration(elapsed / done * (total > done ? total - done : 0)) : "?";
   return fmt::format("[{}{}] {:3.0f}%  {}/{}  {:.1f}/s  ETA {}  {}", std::string(filled, '#'),
-                     std::string(bar_width - filled, '-'), 100 * fraction, done, total, rate,
-                     eta, label);
+                     std::string(bar_width - filled, '-'), 100 * fraction, done, total, rate, eta,
+                     label);
 }
 
 Progress::Progress(uint64_t total) : Progress(total, stderr, isatty(fileno(stderr)) != 0) {}

@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 #include <limits>
+#include <tuple>
 
 #include "util/error.h"
 
@@ -25,11 +27,20 @@ std::string EscapeXml(std::string_view text) {
   std::string out;
   for (const char c : text) {
     switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -67,6 +78,7 @@ void RenderPanel(const Chart& chart, double top, std::string& svg) {
     }
   }
   if (chart.reference) ys.Add(chart.reference->y);
+  for (const double y : chart.y_include) ys.Add(y);
   if (chart.x_from_zero) xs.Add(0);
   // A margin keeps markers off the left and right edges (without making
   // non-negative values such as budgets cross zero).
@@ -92,7 +104,8 @@ void RenderPanel(const Chart& chart, double top, std::string& svg) {
   for (const double x : x_ticks) {
     svg += fmt::format(
         "<line x1=\"{0:.1f}\" y1=\"{1:.1f}\" x2=\"{0:.1f}\" y2=\"{2:.1f}\" stroke=\"#e5e5e5\"/>\n"
-        "<text x=\"{0:.1f}\" y=\"{3:.1f}\" font-size=\"11\" text-anchor=\"middle\">{4:.{5}f}</text>\n",
+        "<text x=\"{0:.1f}\" y=\"{3:.1f}\" font-size=\"11\" "
+        "text-anchor=\"middle\">{4:.{5}f}</text>\n",
         px(x), plot_top, plot_top + plot_height, plot_top + plot_height + 16, x, x_decimals);
   }
   for (const double y : y_ticks) {
@@ -134,9 +147,9 @@ void RenderPanel(const Chart& chart, double top, std::string& svg) {
       std::string coordinates;
       for (const auto& [x, y] : points) coordinates += fmt::format("{:.1f},{:.1f} ", px(x), py(y));
       coordinates.pop_back();
-      svg += fmt::format(
-          "<polyline points=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\"/>\n",
-          coordinates, color);
+      svg +=
+          fmt::format("<polyline points=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\"/>\n",
+                      coordinates, color);
     }
     for (const auto& [x, y] : points) {
       svg += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"3.5\" fill=\"{}\"/>\n", px(x),

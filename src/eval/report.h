@@ -12,8 +12,8 @@
 namespace ri::eval {
 
 struct Table {
-  std::string title;  // printed as a bold line above the table when not empty
-  std::vector<std::string> header;
+  std::string title = {};  // printed as a bold line above the table when not empty
+  std::vector<std::string> header = {};
   std::vector<std::vector<std::string>> rows = {};  // each as long as the header
 };
 
@@ -35,13 +35,15 @@ struct ReferenceLine {
 };
 
 struct Chart {
-  std::string title;
-  std::string x_label;
-  std::string y_label;
+  std::string title = {};
+  std::string x_label = {};
+  std::string y_label = {};
   std::vector<Series> series = {};
   bool connect_points = true;  // lines between a series' points, else markers only
   bool x_from_zero = false;    // the x axis starts at 0 (e.g. generated tokens)
   bool x_integer = false;      // x ticks on whole numbers only (e.g. windows)
+  // Values the y axis covers whatever the data (e.g. 0 and 1 for accuracies).
+  std::vector<double> y_include = {};
   std::optional<ReferenceLine> reference = {};
 };
 

@@ -62,7 +62,7 @@ TEST(ReportTest, RendersChartsAsSvg) {
   EXPECT_EQ(Count(svg, "<svg"), 1u);
   EXPECT_NE(svg.find("Perplexity &lt;ratio&gt; &amp; more"), std::string::npos);
   EXPECT_EQ(svg.find("nothing"), std::string::npos);  // the empty chart is left out
-  EXPECT_EQ(Count(svg, "<polyline"), 1u);  // one line for quest; retro has one point
+  EXPECT_EQ(Count(svg, "<polyline"), 1u);             // one line for quest; retro has one point
   EXPECT_EQ(Count(svg, "<circle"), 4u);
   EXPECT_EQ(Count(svg, "stroke-dasharray"), 2u);  // the reference line and its legend entry
   // quest's points are drawn in x order: x = 0 (the left edge, 70) first.
