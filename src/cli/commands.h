@@ -15,5 +15,6 @@ Command RegisterChat(CLI::App& app);
 Command RegisterInfo(CLI::App& app);
 Command RegisterBench(CLI::App& app);
 Command RegisterEval(CLI::App& app);
+Command RegisterServe(CLI::App& app);
 
 }  // namespace ri::cli

@@ -17,7 +17,7 @@ int main(int argc, char** argv) {
     std::vector<std::pair<CLI::App*, ri::cli::Command>> list;
     for (auto* register_command :
          {&ri::cli::RegisterGenerate, &ri::cli::RegisterChat, &ri::cli::RegisterInfo,
-          &ri::cli::RegisterBench, &ri::cli::RegisterEval}) {
+          &ri::cli::RegisterBench, &ri::cli::RegisterEval, &ri::cli::RegisterServe}) {
       ri::cli::Command run = register_command(app);
       list.emplace_back(app.get_subcommands({}).back(), std::move(run));
     }

@@ -82,7 +82,7 @@ int HttpServer::Bind() {
   return options_.port;
 }
 
-void HttpServer::Listen() { http_->listen_after_bind(); }
+bool HttpServer::Listen() { return http_->listen_after_bind(); }
 
 void HttpServer::Shutdown() {
   scheduler_.Drain();

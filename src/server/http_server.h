@@ -38,8 +38,8 @@ class HttpServer {
 
   // Binds the socket; returns the port (throws ri::Error when it cannot).
   int Bind();
-  // Serves until Shutdown; blocks.
-  void Listen();
+  // Serves until Shutdown; blocks. False when serving failed.
+  bool Listen();
   // Refuses new generations (503), lets the admitted ones finish, then stops Listen.
   void Shutdown();
 

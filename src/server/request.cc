@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <random>
+
 #include "util/error.h"
 
 namespace ri::server {
@@ -165,6 +167,10 @@ CompletionRequest ParseCompletionRequest(std::string_view body, Endpoint endpoin
   }
   if (const json* seed = Field(root, "seed")) {
     request.sampler.seed = static_cast<uint64_t>(Integer(*seed, "seed"));
+  } else {
+    // As OpenAI's API: without a seed, sampled answers differ between requests.
+    request.sampler.seed = (static_cast<uint64_t>(std::random_device{}()) << 32) |
+                           std::random_device{}();
   }
   if (const json* stop = Field(root, "stop")) request.stop = StopStrings(*stop);
   if (const json* stream = Field(root, "stream")) {

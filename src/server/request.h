@@ -53,7 +53,7 @@ struct CompletionRequest {
 };
 
 // Parses and validates a body; throws ApiError (status 400) naming the bad
-// field. Unknown fields are ignored, as OpenAI clients send many optional ones.
+// field. Without "seed" the sampler gets a random one. Unknown fields are ignored, as OpenAI clients send many optional ones.
 // The extra field "attention": {"policy", "budget", "window", "dense_layers",
 // "sinks"} overrides the parts of limits.default_policy it names.
 CompletionRequest ParseCompletionRequest(std::string_view body, Endpoint endpoint,

@@ -94,7 +94,13 @@ void Scheduler::Run() {
         waiting_.pop_front();
         ++active_count_;
       }
-      active_.push_back(Admit(std::move(job)));
+      if (std::unique_ptr<Sequence> sequence = Admit(std::move(job))) {
+        active_.push_back(std::move(sequence));
+      } else {
+        std::lock_guard lock(mutex_);
+        --active_count_;
+        changed_.notify_all();
+      }
       RemoveFinished();
     }
     // Cancelled sequences are dropped (destroying a session frees its KV pages).
@@ -135,22 +141,19 @@ void Scheduler::Run() {
 }
 
 std::unique_ptr<Scheduler::Sequence> Scheduler::Admit(std::shared_ptr<Job> job) {
-  auto sequence = std::make_unique<Sequence>(job, engine_);
-  if (job->channel.cancelled()) {
-    sequence->done = true;
-    return sequence;
-  }
+  if (job->channel.cancelled()) return nullptr;
   try {
+    auto sequence = std::make_unique<Sequence>(job, engine_);
     sequence->session.Prefill(job->prompt);
     sequence->history = job->prompt;
     sequence->decode_start = Clock::now();
     metrics_.CountTokens(static_cast<int>(job->prompt.size()), 0);
     if (Advance(*sequence)) Finish(*sequence);
+    return sequence;
   } catch (const Error& error) {
     job->channel.Fail(error.what());
-    sequence->done = true;
+    return nullptr;
   }
-  return sequence;
 }
 
 bool Scheduler::Advance(Sequence& sequence) {
@@ -183,12 +186,14 @@ void Scheduler::Finish(Sequence& sequence) {
   if (stats.exposure_count > 0) {
     summary.effective_kv_exposure = stats.exposure_sum / stats.exposure_count;
   }
-  metrics_.CountTokens(0, sequence.generated);
   channel.Finish(summary);
   sequence.done = true;
 }
 
 void Scheduler::RemoveFinished() {
+  for (const auto& sequence : active_) {
+    if (sequence->done) metrics_.CountTokens(0, sequence->generated);
+  }
   const size_t removed =
       std::erase_if(active_, [](const std::unique_ptr<Sequence>& s) { return s->done; });
   if (removed > 0) {

@@ -63,7 +63,8 @@ class Scheduler {
  private:
   struct Sequence;
   void Run();
-  // Prefills a new sequence and samples its first token (done when that ended it).
+  // Prefills a new sequence and samples its first token (done when that ended
+  // it); null when it was cancelled or failed.
   std::unique_ptr<Sequence> Admit(std::shared_ptr<Job> job);
   // Samples the token after the sequence's current logits; true when it ended.
   bool Advance(Sequence& sequence);
