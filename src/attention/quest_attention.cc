@@ -4,18 +4,10 @@
 #include <cmath>
 #include <numeric>
 
+#include "kernels/attention_kernels.h"
 #include "kv/paged_kv_cache.h"
 
 namespace ri {
-
-float PageUpperBound(const float* query, const float* key_min, const float* key_max,
-                     int head_dim) {
-  float bound = 0.0f;
-  for (int d = 0; d < head_dim; ++d) {
-    bound += std::max(query[d] * key_min[d], query[d] * key_max[d]);
-  }
-  return bound;
-}
 
 void SelectPages(const KvPagePool& pool, std::span<const int> page_table, int position,
                  int kv_head, const float* group_queries, int group_size, int head_dim,
@@ -29,12 +21,12 @@ void SelectPages(const KvPagePool& pool, std::span<const int> page_table, int po
   scores.resize(newest);
   for (int j = 0; j < newest; ++j) {
     const int page = page_table[j];
-    float score = 0.0f;
-    for (int g = 0; g < group_size; ++g) {
-      score += PageUpperBound(group_queries + g * head_dim, pool.key_min(page, kv_head),
-                              pool.key_max(page, kv_head), head_dim);
+    if (j + 1 < newest) {  // bounds of scattered pages: fetch the next one early
+      const float* next = pool.key_min(page_table[j + 1], kv_head);  // min, then max
+      for (int f = 0; f < 2 * head_dim; f += 16) __builtin_prefetch(next + f);
     }
-    scores[j] = score;
+    scores[j] = PageUpperBound(group_queries, group_size, pool.key_min(page, kv_head),
+                               pool.key_max(page, kv_head), head_dim);
   }
   // The newest page is always read; the others compete for the rest.
   const int others = std::max(0, budget_pages - 1);

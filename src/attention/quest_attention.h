@@ -14,9 +14,6 @@ namespace ri {
 
 class KvPagePool;
 
-// Upper bound of q.k over the keys of a page: sum_d max(q[d]*min[d], q[d]*max[d]).
-float PageUpperBound(const float* query, const float* key_min, const float* key_max, int head_dim);
-
 // The pages (indices into the page table, ascending) one kv head reads for a
 // query at `position`: the page holding `position` plus the `budget_pages`-1
 // other pages with the highest score, where a page's score is the sum of

@@ -56,6 +56,18 @@ float SoftmaxRowScalar(float* row, int count) {
   return max_score + std::log(sum);
 }
 
+float PageUpperBoundScalar(const float* queries, int num_queries, const float* key_min,
+                           const float* key_max, int dim) {
+  float bound = 0.0f;
+  for (int q = 0; q < num_queries; ++q) {
+    for (int d = 0; d < dim; ++d) {
+      const float x = queries[q * dim + d];
+      bound += std::max(x * key_min[d], x * key_max[d]);
+    }
+  }
+  return bound;
+}
+
 // exp(x) for x <= 0 by Cody-Waite range reduction x = n ln2 + r and a
 // degree-6 polynomial for exp(r) (the Cephes expf coefficients): within 2
 // ulp of the exact value; inputs below -87.3 give 0.
@@ -123,6 +135,20 @@ RI_AVX512 float SoftmaxRowAvx512(float* row, int count) {
   }
   for (; i < count; ++i) row[i] *= 1.0f / sum;
   return max_score + std::log(sum);
+}
+
+RI_AVX512 float PageUpperBoundAvx512(const float* queries, int num_queries, const float* key_min,
+                                     const float* key_max, int dim) {
+  __m512 acc = _mm512_setzero_ps();
+  for (int d = 0; d < dim; d += 16) {
+    const __m512 lo = _mm512_loadu_ps(key_min + d);
+    const __m512 hi = _mm512_loadu_ps(key_max + d);
+    for (int q = 0; q < num_queries; ++q) {
+      const __m512 x = _mm512_loadu_ps(queries + q * dim + d);
+      acc = _mm512_add_ps(acc, _mm512_max_ps(_mm512_mul_ps(x, lo), _mm512_mul_ps(x, hi)));
+    }
+  }
+  return _mm512_reduce_add_ps(acc);
 }
 
 // One query against keys, dim a multiple of 16, four keys per step.
@@ -257,6 +283,20 @@ RI_AVX2 float SoftmaxRowAvx2(float* row, int count) {
   return max_score + std::log(sum);
 }
 
+RI_AVX2 float PageUpperBoundAvx2(const float* queries, int num_queries, const float* key_min,
+                                 const float* key_max, int dim) {
+  __m256 acc = _mm256_setzero_ps();
+  for (int d = 0; d < dim; d += 8) {
+    const __m256 lo = _mm256_loadu_ps(key_min + d);
+    const __m256 hi = _mm256_loadu_ps(key_max + d);
+    for (int q = 0; q < num_queries; ++q) {
+      const __m256 x = _mm256_loadu_ps(queries + q * dim + d);
+      acc = _mm256_add_ps(acc, _mm256_max_ps(_mm256_mul_ps(x, lo), _mm256_mul_ps(x, hi)));
+    }
+  }
+  return HorizontalSum(acc);
+}
+
 RI_AVX2 void ScoreKeysAvx2One(const float* query, const uint16_t* keys, int count, int dim,
                               float scale, float* scores) {
   for (int i = 0; i < count; ++i) {
@@ -306,6 +346,18 @@ void ScoreKeysF16(const float* queries, int num_queries, const uint16_t* keys, i
   } else {
     ScoreKeysScalar(queries, num_queries, keys, count, dim, scale, scores, score_stride);
   }
+}
+
+float PageUpperBound(const float* queries, int num_queries, const float* key_min,
+                     const float* key_max, int dim) {
+  const SimdLevel level = ActiveSimdLevel();
+  if (level == SimdLevel::kAvx512 && dim % 16 == 0) {
+    return PageUpperBoundAvx512(queries, num_queries, key_min, key_max, dim);
+  }
+  if (level >= SimdLevel::kAvx2 && dim % 8 == 0) {
+    return PageUpperBoundAvx2(queries, num_queries, key_min, key_max, dim);
+  }
+  return PageUpperBoundScalar(queries, num_queries, key_min, key_max, dim);
 }
 
 void SoftmaxRows(float* scores, int rows, int count, size_t stride, float* log_sum_exps) {

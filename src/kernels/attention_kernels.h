@@ -14,6 +14,11 @@ namespace ri {
 void ScoreKeysF16(const float* queries, int num_queries, const uint16_t* keys, int count, int dim,
                   float scale, float* scores, size_t score_stride);
 
+// Quest's upper bound of q.k over a page for a group of queries:
+// sum over queries and dims of max(q[d] * key_min[d], q[d] * key_max[d]).
+float PageUpperBound(const float* queries, int num_queries, const float* key_min,
+                     const float* key_max, int dim);
+
 // Softmax of each of `rows` rows of `count` scores (rows `stride` apart), in
 // place; log_sum_exps[r] (if not null) receives log(sum(exp(row))).
 void SoftmaxRows(float* scores, int rows, int count, size_t stride, float* log_sum_exps);

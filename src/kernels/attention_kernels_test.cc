@@ -123,6 +123,30 @@ TEST_P(AttentionKernelsTest, SoftmaxMatchesBruteForce) {
   }
 }
 
+TEST_P(AttentionKernelsTest, PageUpperBoundMatchesBruteForce) {
+  for (int dim : {8, 64, 128, 24}) {
+    for (int queries : {1, 3}) {
+      std::vector<float> q(queries * dim), lo(dim), hi(dim);
+      for (float& x : q) x = normal_(rng_);
+      for (int d = 0; d < dim; ++d) {
+        lo[d] = normal_(rng_);
+        hi[d] = lo[d] + std::fabs(normal_(rng_));
+      }
+      double expected = 0, magnitude = 0;
+      for (int a = 0; a < queries; ++a) {
+        for (int d = 0; d < dim; ++d) {
+          const double x = q[a * dim + d];
+          const double term = std::max(x * lo[d], x * hi[d]);
+          expected += term;
+          magnitude += std::fabs(term);
+        }
+      }
+      EXPECT_NEAR(PageUpperBound(q.data(), queries, lo.data(), hi.data(), dim), expected,
+                  magnitude * queries * dim * 6e-8 + 1e-7);
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(EveryLevel, AttentionKernelsTest, ::testing::ValuesIn(SupportedLevels()),
                          [](const auto& info) { return std::string(SimdLevelName(info.param)); });
 
