@@ -133,11 +133,14 @@ expect_error "unknown route" 404 /v1/nothing '{}'
 reply="$(post /v1/completions '{"prompt": "1, 2, 3, 4,", "max_tokens": 16, "stop": [" 7"]}')"
 check "stop string" "$([ "$(body_of "$reply" | json 'd["choices"][0]["finish_reason"], d["choices"][0]["text"]')" = "('stop', ' 5, 6,')" ]; echo $?)" "$reply"
 
-# Continuous batching: 4 concurrent greedy streams give exactly the texts of
-# the same requests run one after another.
-# One of them uses RetroAttention, the others full attention.
-prompts=("Once upon a time" "The best way to learn" "def fibonacci(n):" "Water boils at")
-extras=("" "" "" ", \"attention\": {\"policy\": \"retro\", \"budget\": 0.5}")
+# Continuous batching: 8 concurrent greedy streams give exactly the texts of
+# the same requests run one after another, whatever policy each one uses.
+prompts=("Once upon a time" "The best way to learn" "def fibonacci(n):" "Water boils at"
+         "The capital of Italy" "My favourite recipe" "In 1492," "Dear diary,")
+extras=("" "" "" ", \"attention\": {\"policy\": \"retro\", \"budget\": 0.5}"
+        ", \"attention\": {\"policy\": \"quest\", \"budget\": 0.3}" ""
+        ", \"attention\": {\"policy\": \"tova\", \"budget\": 4}"
+        ", \"attention\": {\"policy\": \"streaming\", \"budget\": 8}")
 run_stream() {  # run_stream INDEX OUTPUT
   curl -sN -H 'Content-Type: application/json' \
     -d "{\"prompt\": \"${prompts[$1]}\", \"max_tokens\": 24, \"stream\": true${extras[$1]}}" \
@@ -146,11 +149,11 @@ import json, sys
 sys.stdout.write("".join(json.loads(l[6:])["choices"][0]["text"] for l in sys.stdin
                          if l.startswith("data: {")))' >"$2"
 }
-for i in 0 1 2 3; do run_stream "$i" "$scratch/alone$i.txt"; done
+for i in "${!prompts[@]}"; do run_stream "$i" "$scratch/alone$i.txt"; done
 batch_pids=()
-for i in 0 1 2 3; do run_stream "$i" "$scratch/together$i.txt" & batch_pids+=($!); done
+for i in "${!prompts[@]}"; do run_stream "$i" "$scratch/together$i.txt" & batch_pids+=($!); done
 wait "${batch_pids[@]}"
-for i in 0 1 2 3; do
+for i in "${!prompts[@]}"; do
   check "batched stream $i" "$([ -s "$scratch/alone$i.txt" ] && cmp -s "$scratch/alone$i.txt" "$scratch/together$i.txt"; echo $?)" \
     "'$(cat "$scratch/alone$i.txt")' vs '$(cat "$scratch/together$i.txt")'"
 done
@@ -171,9 +174,10 @@ done
 check "disconnect frees the sequence" "$freed" "$metrics"
 
 # SIGTERM: new requests get 503 while the one in flight finishes, then the
-# server exits with status 0.
+# server exits with status 0. The stream is long enough (seconds even on an
+# idle machine) to still be running when the probe arrives.
 curl -sN -H 'Content-Type: application/json' \
-  -d '{"prompt": "1, 2, 3, 4, 5,", "max_tokens": 60, "stream": true}' \
+  -d '{"prompt": "1, 2, 3, 4, 5,", "max_tokens": 500, "stream": true}' \
   "$base/v1/completions" >"$scratch/last_stream.txt" &
 last_stream=$!
 sleep 0.5
