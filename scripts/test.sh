@@ -3,7 +3,7 @@
 # model-level tests need the default model).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-bash "$root/scripts/install_deps.sh"
+bash "$root/scripts/install_deps.sh" --tests
 bash "$root/scripts/fetch_model.sh"
 bash "$root/scripts/build.sh"
 cd "$root/build"

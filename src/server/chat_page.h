@@ -21,6 +21,7 @@ textarea{width:100%;height:4em}label{margin-right:1em}
 <label>budget <input id="budget" size="6" placeholder="0.1"></label>
 <label>window <input id="window" size="3" placeholder="2"></label>
 <label>max tokens <input id="max" size="5" value="256"></label>
+<label>temperature <input id="temperature" size="4" placeholder="1.0"></label>
 <label>API key <input id="key" size="12" type="password"></label>
 </div>
 <div id="log"></div>
@@ -39,6 +40,8 @@ async function send() {
   input.value = ''; messages.push({role: 'user', content: text}); line('user', text);
   const answer = line('assistant', ''); const info = line('info', '');
   const body = {messages, stream: true, max_tokens: parseInt(document.getElementById('max').value) || 256};
+  const temperature = document.getElementById('temperature').value;
+  if (temperature) body.temperature = parseFloat(temperature);
   const policy = document.getElementById('policy').value;
   if (policy) {
     body.attention = {policy};
