@@ -36,17 +36,9 @@ class BpeTokenizer final : public Tokenizer {
     for (size_t id = 0; id < tokens_.size(); ++id) token_bytes_.push_back(ComputeTokenBytes(static_cast<TokenId>(id)));
   }
 
-  std::vector<TokenId> Encode(std::string_view text, bool add_bos, bool parse_special) const override {
-    std::vector<TokenId> ids;
-    if (add_bos && add_bos_ && bos_ >= 0) ids.push_back(bos_);
-    for (const Fragment& fragment : SplitOnSpecialTokens(text, parse_special)) {
-      if (fragment.token >= 0) {
-        ids.push_back(fragment.token);
-        continue;
-      }
-      for (std::string_view word : pre_tokenizer_.Split(fragment.text)) EncodeWord(word, ids);
-    }
-    return ids;
+  void EncodeFragment(std::string_view fragment, bool /*at_input_start*/,
+                      std::vector<TokenId>& ids) const override {
+    for (std::string_view word : pre_tokenizer_.Split(fragment)) EncodeWord(word, ids);
   }
 
   std::string TokenBytes(TokenId id) const override {

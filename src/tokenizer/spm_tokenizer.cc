@@ -69,20 +69,11 @@ class SpmTokenizer final : public Tokenizer {
     }
   }
 
-  std::vector<TokenId> Encode(std::string_view text, bool add_bos, bool parse_special) const override {
-    std::vector<TokenId> ids;
-    if (add_bos && add_bos_ && bos_ >= 0) ids.push_back(bos_);
-    for (const Fragment& fragment : SplitOnSpecialTokens(text, parse_special)) {
-      if (fragment.token >= 0) {
-        ids.push_back(fragment.token);
-        continue;
-      }
-      const bool at_input_start = fragment.text.data() == text.data();
-      std::string escaped = add_space_prefix_ && at_input_start ? std::string(kSpaceMark) : std::string();
-      escaped += ReplaceAll(fragment.text, " ", kSpaceMark);
-      EncodeRun(escaped, ids);
-    }
-    return ids;
+  void EncodeFragment(std::string_view fragment, bool at_input_start,
+                      std::vector<TokenId>& ids) const override {
+    std::string escaped = add_space_prefix_ && at_input_start ? std::string(kSpaceMark) : std::string();
+    escaped += ReplaceAll(fragment, " ", kSpaceMark);
+    EncodeRun(escaped, ids);
   }
 
   std::string TokenBytes(TokenId id) const override {

@@ -112,6 +112,20 @@ void Tokenizer::CheckId(TokenId id) const {
   if (id < 0 || id >= vocab_size()) Fail("token id {} is outside the vocabulary of {} tokens", id, vocab_size());
 }
 
+std::vector<TokenId> Tokenizer::Encode(std::string_view text, bool add_bos,
+                                       bool parse_special) const {
+  std::vector<TokenId> ids;
+  if (add_bos && add_bos_ && bos_ >= 0) ids.push_back(bos_);
+  for (const Fragment& fragment : SplitOnSpecialTokens(text, parse_special)) {
+    if (fragment.token >= 0) {
+      ids.push_back(fragment.token);
+    } else {
+      EncodeFragment(fragment.text, fragment.text.data() == text.data(), ids);
+    }
+  }
+  return ids;
+}
+
 bool Tokenizer::IsEndOfGeneration(TokenId id) const {
   return std::binary_search(end_of_generation_.begin(), end_of_generation_.end(), id);
 }

@@ -63,8 +63,7 @@ class Tokenizer {
   // are ordinary text. User-defined tokens are always matched (as
   // sentencepiece, transformers and llama.cpp do). With `add_bos`, the BOS
   // token is prepended when the model wants one (tokenizer.ggml.add_bos_token).
-  virtual std::vector<TokenId> Encode(std::string_view text, bool add_bos,
-                                      bool parse_special) const = 0;
+  std::vector<TokenId> Encode(std::string_view text, bool add_bos, bool parse_special) const;
   // The bytes a token stands for (may be an incomplete UTF-8 sequence).
   // Control, unknown and user-defined tokens stand for their text, so
   // decoding what Encode(text, parse_special = true) gave returns the text
@@ -102,6 +101,11 @@ class Tokenizer {
   // Reads the vocabulary, token types, BOS/EOS, add_bos (absent key:
   // `default_add_bos`) and the end-of-generation set.
   void LoadVocabulary(const gguf::File& file, bool default_add_bos);
+  // Appends the ids of a piece of text between special tokens; `at_input_start`
+  // when the piece begins the text given to Encode.
+  virtual void EncodeFragment(std::string_view fragment, bool at_input_start,
+                              std::vector<TokenId>& ids) const = 0;
+
   // Splits `text` at the special tokens Encode matches (longest match first).
   std::vector<Fragment> SplitOnSpecialTokens(std::string_view text, bool parse_special) const;
   TokenType Type(TokenId id) const { return static_cast<TokenType>(token_types_[id]); }
