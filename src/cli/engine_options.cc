@@ -88,7 +88,7 @@ void AddSamplingOptions(CLI::App& command, GenerationOptions& options) {
   command.add_option("--stop", options.stop, "Stop before this string (repeatable)");
 }
 
-Engine Engine::Load(const EngineOptions& options) {
+Engine Engine::Load(const EngineOptions& options, bool with_tokenizer) {
   std::string path = options.model_path;
   if (path.empty()) {
     path = DefaultModelPath();
@@ -100,9 +100,9 @@ Engine Engine::Load(const EngineOptions& options) {
   }
   Engine engine;
   engine.model = Model::Load(path);
-  engine.tokenizer = Tokenizer::FromGguf(*engine.model->file());
   const ModelConfig& config = engine.model->config();
-  if (engine.tokenizer->vocab_size() != config.vocab_size) {
+  if (with_tokenizer) engine.tokenizer = Tokenizer::FromGguf(*engine.model->file());
+  if (engine.tokenizer && engine.tokenizer->vocab_size() != config.vocab_size) {
     Fail("the tokenizer has {} tokens but the embedding has {} rows",
          engine.tokenizer->vocab_size(), config.vocab_size);
   }

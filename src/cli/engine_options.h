@@ -48,7 +48,9 @@ struct Engine {
   int context = 0;
   PolicyConfig policy;
 
-  static Engine Load(const EngineOptions& options);
+  // Without `with_tokenizer` the tokenizer is left null (describing a file
+  // must not depend on its tokenizer being usable).
+  static Engine Load(const EngineOptions& options, bool with_tokenizer = true);
   std::unique_ptr<Session> NewSession();
   // The chat template family: the override if given, else detected.
   ChatTemplate Template(const EngineOptions& options) const;

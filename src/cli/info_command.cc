@@ -13,7 +13,7 @@ namespace ri::cli {
 namespace {
 
 int RunInfo(const EngineOptions& options) {
-  Engine engine = Engine::Load(options);
+  Engine engine = Engine::Load(options, /*with_tokenizer=*/false);
   const ModelConfig& c = engine.model->config();
   const gguf::File& file = *engine.model->file();
   fmt::print("name:            {}\n", c.name);
@@ -24,8 +24,14 @@ int RunInfo(const EngineOptions& options) {
   fmt::print("ffn size:        {}\n", c.ffn_size);
   fmt::print("heads:           {} query, {} kv, head size {}\n", c.num_heads, c.num_kv_heads,
              c.head_dim);
-  fmt::print("vocabulary:      {} tokens ({} tokenizer)\n", c.vocab_size,
-             file.GetStringOr("tokenizer.ggml.model", "?"));
+  std::string tokenizer_state = "usable";
+  try {
+    Tokenizer::FromGguf(file);
+  } catch (const Error& error) {
+    tokenizer_state = fmt::format("unusable: {}", error.what());
+  }
+  fmt::print("vocabulary:      {} tokens ({} tokenizer, {})\n", c.vocab_size,
+             file.GetStringOr("tokenizer.ggml.model", "?"), tokenizer_state);
   fmt::print("context:         {} tokens trained\n", c.context_length);
   fmt::print("rope:            base {}, {} dims, {}\n", c.rope_theta, c.rope_dims,
              c.rope_layout == RopeLayout::kAdjacentPairs ? "adjacent pairs" : "halves");
