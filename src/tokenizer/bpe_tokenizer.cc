@@ -24,7 +24,8 @@ uint64_t PairKey(TokenId left, TokenId right) {
 class BpeTokenizer final : public Tokenizer {
  public:
   explicit BpeTokenizer(const gguf::File& file)
-      : pre_tokenizer_(PreTokenizer::ForName(file.GetStringOr("tokenizer.ggml.pre", "default"))) {
+      : pre_tokenizer_(PreTokenizer::ForName(file.GetStringOr("tokenizer.ggml.pre", "default"))),
+        whole_words_first_(UsesWholeWords(file.GetStringOr("tokenizer.ggml.pre", "default"))) {
     LoadVocabulary(file, /*default_add_bos=*/false);
     for (int byte = 0; byte < 256; ++byte) {
       std::string text;
@@ -97,9 +98,22 @@ class BpeTokenizer final : public Tokenizer {
     return bytes;
   }
 
+  // Llama 3's tokenizer ("ignore_merges") takes a word that is a token as a
+  // whole, whatever the merges would make of it.
+  static bool UsesWholeWords(std::string_view pre) { return pre == "llama-bpe" || pre == "llama3"; }
+
   // Bytes the vocabulary has no token for are dropped, as Hugging Face's BPE
   // does when it has no unknown token (the GGUF conversion sets none).
   void EncodeWord(std::string_view word, std::vector<TokenId>& ids) const {
+    if (whole_words_first_) {
+      std::string text;
+      for (char byte : word) AppendUtf8(text, ByteToCodePoint(static_cast<uint8_t>(byte)));
+      const TokenId whole = Find(text);
+      if (whole >= 0) {
+        ids.push_back(whole);
+        return;
+      }
+    }
     // Symbols form a linked list over the word's bytes; a merged-away symbol
     // gets id -1. Candidates are validated when popped (stale ones skipped).
     struct Symbol {
@@ -155,6 +169,7 @@ class BpeTokenizer final : public Tokenizer {
   }
 
   PreTokenizer pre_tokenizer_;
+  bool whole_words_first_;
   std::array<TokenId, 256> byte_tokens_{};
   std::unordered_map<uint64_t, Merge> merges_;  // (left id, right id) -> rule
   std::vector<std::string> token_bytes_;

@@ -413,6 +413,27 @@ TEST(TokenizerErrors, ReportWhatIsWrong) {
   EXPECT_NE(scores_error.find("scores"), std::string::npos) << scores_error;
 }
 
+// Llama 3 ("ignore_merges"): a word that is itself a token is taken whole,
+// even when the merges cannot build it; other schemes follow the merges.
+TEST(TokenizerBpe, Llama3TakesWholeWordsThatAreTokens) {
+  std::vector<std::string> tokens = ByteAlphabet();
+  for (const char* extra : {"bc", "abc"}) tokens.push_back(extra);
+  const TokenId bc = 256, abc = 257;
+  for (const char* pre : {"llama-bpe", "gpt2"}) {
+    const std::vector<uint8_t> bytes = GgufBuilder()
+                                           .String("tokenizer.ggml.model", "gpt2")
+                                           .String("tokenizer.ggml.pre", pre)
+                                           .Strings("tokenizer.ggml.tokens", tokens)
+                                           .Strings("tokenizer.ggml.merges", {"b c"})
+                                           .Bytes();
+    const gguf::File file = gguf::File::Parse(bytes.data(), bytes.size());
+    const auto tokenizer = Tokenizer::FromGguf(file);
+    const std::vector<TokenId> expected =
+        std::string(pre) == "gpt2" ? std::vector<TokenId>{'a', bc} : std::vector<TokenId>{abc};
+    EXPECT_EQ(tokenizer->Encode("abc", false, false), expected) << pre;
+  }
+}
+
 TEST(TokenizerBpe, TinyVocabularyMergesByRank) {
   // Merges "b c" (rank 0) beats "a b" (rank 1) in "abc"; equal ranks merge
   // leftmost first ("aaa" -> "aa" "a").
