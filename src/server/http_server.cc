@@ -191,13 +191,27 @@ void HttpServer::HandleGeneration(const httplib::Request& http_request,
   };
 
   if (!job->request.stream) {
-    std::string text;
-    for (;;) {
-      RequestChannel::Update update = job->channel.Take(std::chrono::seconds(1));
-      text += update.text;
-      if (update.error) return SendError(response, failure(*update.error));
-      if (update.summary) return SendJson(response, 200, CompletionJson(header, text, *update.summary));
-    }
+    // The JSON is sent whole at the end, but through a content provider so
+    // that a client that goes away while it waits is noticed (and its
+    // sequence cancelled). A generation failure after that point can only be
+    // reported in the body.
+    response.set_chunked_content_provider(
+        "application/json",
+        [job, header, failure, text = std::string()](size_t, httplib::DataSink& sink) mutable {
+          const RequestChannel::Update update = job->channel.Take(kStreamPoll);
+          text += update.text;
+          std::string body;
+          if (update.summary) body = CompletionJson(header, text, *update.summary).dump();
+          if (update.error) body = ErrorJson(failure(*update.error)).dump();
+          if (!sink.is_writable() || (!body.empty() && !sink.write(body.data(), body.size()))) {
+            job->channel.Cancel();
+            return false;
+          }
+          if (update.done()) sink.done();
+          return true;
+        },
+        [job](bool) { job->channel.Cancel(); });
+    return;
   }
 
   response.set_header("Cache-Control", "no-cache");
