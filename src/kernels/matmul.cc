@@ -1,5 +1,6 @@
 #include "kernels/matmul.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -104,6 +105,33 @@ void MatMul(const WeightMatrix& w, const float* x, int num_x, float* y, ThreadPo
                    static_cast<int64_t>(end));
       },
       kRowGrain);
+}
+
+void MatMulSameInput(std::initializer_list<const WeightMatrix*> ws, const float* x, int num_x,
+                     std::initializer_list<float*> ys, ThreadPool& pool) {
+  if (ws.size() != ys.size()) Fail("MatMulSameInput: {} matrices but {} outputs", ws.size(), ys.size());
+  // Units of kRowGrain rows of one matrix, numbered across the matrices.
+  std::vector<std::pair<const WeightMatrix*, float*>> parts;
+  std::vector<size_t> first_unit;
+  size_t units = 0;
+  auto y = ys.begin();
+  for (const WeightMatrix* w : ws) {
+    CheckArguments(*w, num_x, w->cols, w->rows, 0, w->rows);
+    parts.emplace_back(w, *y++);
+    first_unit.push_back(units);
+    units += (static_cast<size_t>(w->rows) + kRowGrain - 1) / kRowGrain;
+  }
+  pool.ParallelFor(units, [&](size_t begin, size_t end) {
+    for (size_t p = 0; p < parts.size(); ++p) {
+      const auto& [w, out] = parts[p];
+      const size_t part_end = p + 1 < parts.size() ? first_unit[p + 1] : units;
+      const size_t from = std::max(begin, first_unit[p]), to = std::min(end, part_end);
+      if (from >= to) continue;
+      const int64_t row_begin = static_cast<int64_t>((from - first_unit[p]) * kRowGrain);
+      const int64_t row_end = std::min<int64_t>(w->rows, (to - first_unit[p]) * kRowGrain);
+      MatMulRows(*w, x, num_x, w->cols, out, w->rows, row_begin, row_end);
+    }
+  });
 }
 
 }  // namespace ri

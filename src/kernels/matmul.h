@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 
 #include "kernels/types.h"
 
@@ -40,5 +41,11 @@ void MatMulRows(const WeightMatrix& w, const float* x, int num_x, size_t x_strid
 // The whole product, weight rows split over the pool's threads.
 // X is num_x x w.cols (dense), Y is num_x x w.rows (dense).
 void MatMul(const WeightMatrix& w, const float* x, int num_x, float* y, ThreadPool& pool);
+
+// Several products of the same activations in one parallel pass (one thread
+// hand-off instead of one per matrix): ys[i] = X * ws[i]^T, each dense
+// num_x x ws[i].rows. Every output equals what MatMul computes.
+void MatMulSameInput(std::initializer_list<const WeightMatrix*> ws, const float* x, int num_x,
+                     std::initializer_list<float*> ys, ThreadPool& pool);
 
 }  // namespace ri

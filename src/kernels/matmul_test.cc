@@ -296,6 +296,28 @@ TEST(MatMulRowsTest, RejectsBadArguments) {
   EXPECT_THROW(MatMulRows(w, x.data(), 1, 64, y.data(), 4, 0, 4), Error);
 }
 
+// Several matrices in one pass give exactly what separate products give.
+TEST(MatMulTest, SameInputGroupEqualsSeparateProducts) {
+  std::mt19937 rng(8);
+  const RandomMatrix a(TensorType::Q4_1, 37, 64, rng), b(TensorType::Q8_0, 5, 64, rng),
+      c(TensorType::F16, 70, 64, rng);
+  for (int threads : {1, 2, 3}) {
+    ThreadPool pool(threads);
+    for (int num_x : {1, 3}) {
+      std::vector<float> x(num_x * 64);
+      std::normal_distribution<float> normal;
+      for (float& v : x) v = normal(rng);
+      std::vector<float> ya(num_x * 37), yb(num_x * 5), yc(num_x * 70);
+      MatMulSameInput({&a.w, &b.w, &c.w}, x.data(), num_x, {ya.data(), yb.data(), yc.data()}, pool);
+      for (const auto& [m, y] : {std::pair{&a, &ya}, {&b, &yb}, {&c, &yc}}) {
+        std::vector<float> expected(y->size());
+        MatMul(m->w, x.data(), num_x, expected.data(), pool);
+        EXPECT_EQ(*y, expected) << "threads " << threads << " rows " << m->w.rows;
+      }
+    }
+  }
+}
+
 TEST(CpuFeaturesTest, ForceClampsToDetectedLevel) {
   const SimdLevel detected = DetectSimdLevel();
   const SimdLevel before = ForceSimdLevel(SimdLevel::kScalar);

@@ -154,9 +154,8 @@ void Model::Attention(int layer, std::span<const ForwardRow> rows,
     RmsNorm(residual + r * hidden, w.attention_norm.data(), hidden, c.rms_norm_eps,
             a.normed.data() + r * hidden);
   }
-  MatMul(w.query, a.normed.data(), n, a.queries.data(), pool);
-  MatMul(w.key, a.normed.data(), n, a.keys.data(), pool);
-  MatMul(w.value, a.normed.data(), n, a.values.data(), pool);
+  MatMulSameInput({&w.query, &w.key, &w.value}, a.normed.data(), n,
+                  {a.queries.data(), a.keys.data(), a.values.data()}, pool);
   AddBias(a.queries.data(), w.query_bias, n);
   AddBias(a.keys.data(), w.key_bias, n);
   AddBias(a.values.data(), w.value_bias, n);
@@ -220,8 +219,8 @@ void Model::FeedForward(int layer, int num_rows, float* residual, Activations& a
     RmsNorm(residual + r * hidden, w.ffn_norm.data(), hidden, c.rms_norm_eps,
             a.normed.data() + r * hidden);
   }
-  MatMul(w.ffn_gate, a.normed.data(), num_rows, a.gate.data(), pool);
-  MatMul(w.ffn_up, a.normed.data(), num_rows, a.up.data(), pool);
+  MatMulSameInput({&w.ffn_gate, &w.ffn_up}, a.normed.data(), num_rows,
+                  {a.gate.data(), a.up.data()}, pool);
   SwiGlu(a.gate.data(), a.up.data(), num_rows * c.ffn_size);
   MatMul(w.ffn_down, a.gate.data(), num_rows, a.normed.data(), pool);
   for (size_t i = 0; i < static_cast<size_t>(num_rows) * hidden; ++i) residual[i] += a.normed[i];
