@@ -8,8 +8,8 @@ namespace ri {
 
 class ThreadPool;
 
-// Read bandwidth in bytes per second: the best of `repetitions` passes over a
-// buffer of `bytes` (much larger than the caches) split over the pool.
+// Read bandwidth in bytes per second: the median of `repetitions` passes over
+// a buffer of `bytes` (much larger than the caches) split over the pool.
 double MeasureReadBandwidth(ThreadPool& pool, size_t bytes = size_t{512} << 20,
                             int repetitions = 5);
 
