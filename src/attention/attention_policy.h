@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 
@@ -67,6 +68,24 @@ struct AttentionStats {
   // head), unique positions attended over its lifetime divided by its budget.
   double exposure_sum = 0;
   uint64_t exposure_count = 0;
+
+  // The mean effective KV exposure; nullopt before any query left a window.
+  std::optional<double> effective_kv_exposure() const {
+    if (exposure_count == 0) return std::nullopt;
+    return exposure_sum / static_cast<double>(exposure_count);
+  }
+  AttentionStats& operator+=(const AttentionStats& other) {
+    decode_steps += other.decode_steps;
+    positions_attended += other.positions_attended;
+    pages_read += other.pages_read;
+    kv_bytes_read += other.kv_bytes_read;
+    window_queries += other.window_queries;
+    supplementary_pages += other.supplementary_pages;
+    supplementary_positions += other.supplementary_positions;
+    exposure_sum += other.exposure_sum;
+    exposure_count += other.exposure_count;
+    return *this;
+  }
 };
 
 class AttentionPolicy {

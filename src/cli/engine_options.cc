@@ -161,9 +161,11 @@ std::string PolicyStatistics(const Session& session, const PolicyConfig& policy)
         "query and step",
         stats.supplementary_pages / queries, stats.supplementary_positions / queries);
   }
-  if (stats.exposure_count > 0) {
-    text += fmt::format("\neffective KV exposure: {:.3f} x budget (over {} retired queries)",
-                        stats.exposure_sum / stats.exposure_count, stats.exposure_count);
+  if (const auto exposure = stats.effective_kv_exposure()) {
+    text += fmt::format(
+        "\neffective KV exposure: {:.3f} x budget (mean over {} window queries x sparse layers "
+        "x kv heads)",
+        *exposure, stats.exposure_count);
   }
   return text;
 }

@@ -50,24 +50,14 @@ std::string SpecWithout(const PolicyConfig& policy, std::string_view parameter) 
 }
 
 void PolicyRunStats::Add(const Session& session, uint64_t decode_tokens, double decode_seconds) {
-  const AttentionStats& s = session.policy().stats();
-  attention_.decode_steps += s.decode_steps;
-  attention_.positions_attended += s.positions_attended;
-  attention_.pages_read += s.pages_read;
-  attention_.kv_bytes_read += s.kv_bytes_read;
-  attention_.window_queries += s.window_queries;
-  attention_.supplementary_pages += s.supplementary_pages;
-  attention_.supplementary_positions += s.supplementary_positions;
-  attention_.exposure_sum += s.exposure_sum;
-  attention_.exposure_count += s.exposure_count;
+  attention_ += session.policy().stats();
   full_attention_kv_bytes_ += session.full_attention_kv_bytes();
   decode_tokens_ += decode_tokens;
   decode_seconds_ += decode_seconds;
 }
 
 std::optional<double> PolicyRunStats::effective_exposure() const {
-  if (attention_.exposure_count == 0) return std::nullopt;
-  return attention_.exposure_sum / attention_.exposure_count;
+  return attention_.effective_kv_exposure();
 }
 
 double PolicyRunStats::kv_read_fraction() const {

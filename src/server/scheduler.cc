@@ -182,10 +182,7 @@ void Scheduler::Finish(Sequence& sequence) {
   summary.finish_reason = stopped ? "stop" : "length";
   summary.policy = sequence.job->request.policy.ToString();
   summary.decode_seconds = SecondsSince(sequence.decode_start);
-  const AttentionStats& stats = sequence.session.policy().stats();
-  if (stats.exposure_count > 0) {
-    summary.effective_kv_exposure = stats.exposure_sum / stats.exposure_count;
-  }
+  summary.effective_kv_exposure = sequence.session.policy().stats().effective_kv_exposure();
   channel.Finish(summary);
   sequence.done = true;
 }
