@@ -123,8 +123,10 @@ Engine Engine::Load(const EngineOptions& options, bool with_tokenizer) {
   return engine;
 }
 
-std::unique_ptr<Session> Engine::NewSession() {
-  return std::make_unique<Session>(*model, *pages, policy, context, *threads);
+EngineView Engine::View() const {
+  if (!tokenizer) Fail("the engine was loaded without its tokenizer");
+  return {.model = *model, .tokenizer = *tokenizer, .pages = *pages, .threads = *threads,
+          .context = context};
 }
 
 ChatTemplate Engine::Template(const EngineOptions& options) const {

@@ -51,7 +51,10 @@ struct Engine {
   // Without `with_tokenizer` the tokenizer is left null (describing a file
   // must not depend on its tokenizer being usable).
   static Engine Load(const EngineOptions& options, bool with_tokenizer = true);
-  std::unique_ptr<Session> NewSession();
+  // What sessions of this engine share; valid while the engine lives.
+  EngineView View() const;
+  // A session with the command line's attention policy.
+  std::unique_ptr<Session> NewSession() const { return View().NewSession(policy); }
   // The chat template family: the override if given, else detected.
   ChatTemplate Template(const EngineOptions& options) const;
   // The default system prompt of the model's template (may be empty).

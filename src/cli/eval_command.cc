@@ -76,8 +76,7 @@ enum class EvalKind { kPerplexity, kLongGenBench, kFidelity };
 int RunEval(EvalKind kind, EvalArguments args) {
   if (args.data_dir.empty()) args.data_dir = DefaultDataDir();
   Engine engine = Engine::Load(args.engine);
-  const eval::EvalEngine eval_engine{*engine.model, *engine.tokenizer, *engine.pages,
-                                     *engine.threads, engine.context};
+  const EngineView eval_engine = engine.View();
   const eval::PolicyList policies =
       eval::ParsePolicyList(args.policies, engine.model->config().num_layers);
   eval::EvalReport report;

@@ -45,12 +45,7 @@ int RunServe(const ServeArgs& args) {
   options.default_system_prompt = engine.DefaultSystemPrompt();
   options.threads = options.scheduler.max_sequences + options.scheduler.max_queue + 8;
 
-  server::HttpServer http(server::ServingEngine{.model = *engine.model,
-                                                .tokenizer = *engine.tokenizer,
-                                                .pages = *engine.pages,
-                                                .threads = *engine.threads,
-                                                .context = engine.context},
-                          options);
+  server::HttpServer http(engine.View(), options);
   const int port = http.Bind();
   fmt::print(stderr, "serving {} ({}, context {}) with attention {}\n", options.model_name,
              path, engine.context, engine.policy.ToString());

@@ -47,13 +47,13 @@ std::vector<std::string> StatsCells(const PolicyRunStats& stats) {
           Fixed(stats.decode_tokens_per_second(), 1)};
 }
 
-json EngineSettings(const EvalEngine& engine) {
+json EngineSettings(const EngineView& engine) {
   return {{"context", engine.context},
           {"page_size", engine.pages.geometry().page_size},
           {"threads", engine.threads.num_threads()}};
 }
 
-json Record(std::string_view eval, const EvalEngine& engine, const PolicyConfig& policy,
+json Record(std::string_view eval, const EngineView& engine, const PolicyConfig& policy,
             json settings, json results, const PolicyRunStats& stats) {
   json budget = nullptr;
   if (policy.kind != PolicyKind::kFull) budget = policy.budget.ToString();
@@ -96,7 +96,7 @@ void CheckTextOptions(const TextEvalOptions& options, int context) {
 }
 
 // The first `tokens` tokens of each text (at most max_samples texts).
-std::vector<TextSample> LoadTexts(const EvalEngine& engine, const TextEvalOptions& options,
+std::vector<TextSample> LoadTexts(const EngineView& engine, const TextEvalOptions& options,
                                   int tokens) {
   std::vector<TextSample> samples;
   for (const std::string& path : options.texts) {
@@ -194,7 +194,7 @@ size_t CommonPrefix(const std::vector<TokenId>& a, const std::vector<TokenId>& b
 
 }  // namespace
 
-EvalReport RunPerplexityEval(const EvalEngine& engine, const PolicyList& list,
+EvalReport RunPerplexityEval(const EngineView& engine, const PolicyList& list,
                              const TextEvalOptions& options) {
   CheckTextOptions(options, engine.context);
   const std::vector<TextSample> samples =
@@ -276,7 +276,7 @@ EvalReport RunPerplexityEval(const EvalEngine& engine, const PolicyList& list,
   return report;
 }
 
-EvalReport RunFidelityEval(const EvalEngine& engine, const PolicyList& list,
+EvalReport RunFidelityEval(const EngineView& engine, const PolicyList& list,
                            const TextEvalOptions& options) {
   CheckTextOptions(options, engine.context);
   const std::vector<TextSample> samples = LoadTexts(engine, options, options.prompt_tokens);
@@ -385,7 +385,7 @@ EvalReport RunFidelityEval(const EvalEngine& engine, const PolicyList& list,
   return report;
 }
 
-EvalReport RunLongGenBenchEval(const EvalEngine& engine, ChatTemplate chat, const PolicyList& list,
+EvalReport RunLongGenBenchEval(const EngineView& engine, ChatTemplate chat, const PolicyList& list,
                                const LongGenOptions& options) {
   if (options.max_new_tokens < 1) Fail("--max-new-tokens must be positive");
   const std::vector<LongGenSample> samples =

@@ -11,6 +11,7 @@
 #include "eval/longgenbench.h"
 #include "eval/policies.h"
 #include "eval/report.h"
+#include "runtime/session.h"
 #include "tokenizer/chat_template.h"
 
 namespace ri::eval {
@@ -45,18 +46,18 @@ struct LongGenOptions {
 
 // Long-generation perplexity (see perplexity.h): overall and per position
 // bucket, with its ratio to full.
-EvalReport RunPerplexityEval(const EvalEngine& engine, const PolicyList& policies,
+EvalReport RunPerplexityEval(const EngineView& engine, const PolicyList& policies,
                              const TextEvalOptions& options);
 
 // Fidelity to full along full's greedy continuation of each text's first
 // prompt_tokens tokens (see fidelity.h): KL divergence and top-1 agreement
 // per position bucket.
-EvalReport RunFidelityEval(const EvalEngine& engine, const PolicyList& policies,
+EvalReport RunFidelityEval(const EngineView& engine, const PolicyList& policies,
                            const TextEvalOptions& options);
 
 // LongGenBench (see longgenbench.h): accuracy, and agreement of each
 // question's parsed answer with full's. Prompts use the chat template `chat`.
-EvalReport RunLongGenBenchEval(const EvalEngine& engine, ChatTemplate chat,
+EvalReport RunLongGenBenchEval(const EngineView& engine, ChatTemplate chat,
                                const PolicyList& policies, const LongGenOptions& options);
 
 }  // namespace ri::eval

@@ -7,10 +7,6 @@
 
 namespace ri::eval {
 
-std::unique_ptr<Session> EvalEngine::NewSession(const PolicyConfig& policy) const {
-  return std::make_unique<Session>(model, pages, policy, context, threads);
-}
-
 PolicyList ParsePolicyList(const std::vector<std::string>& specs, int num_layers) {
   if (specs.empty()) Fail("no attention policies given (--policies)");
   PolicyList list;

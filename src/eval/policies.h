@@ -14,26 +14,10 @@
 #include "attention/policy_config.h"
 
 namespace ri {
-class KvPagePool;
-class Model;
 class Session;
-class ThreadPool;
-class Tokenizer;
 }  // namespace ri
 
 namespace ri::eval {
-
-// What every evaluation runs on; each policy run gets a fresh Session, all
-// drawing KV pages from the one pool.
-struct EvalEngine {
-  const Model& model;
-  const Tokenizer& tokenizer;
-  KvPagePool& pages;
-  ThreadPool& threads;
-  int context = 0;
-
-  std::unique_ptr<Session> NewSession(const PolicyConfig& policy) const;
-};
 
 // The policies in the order given, with `full` first: it is the reference of
 // every comparison, so it is added when missing (`full_added` says so).

@@ -69,6 +69,20 @@ class Session {
   uint64_t full_attention_kv_bytes_ = 0;
 };
 
+// A loaded model and what its sessions share (non-owning): the view the
+// CLI, the evaluations and the server hand around.
+struct EngineView {
+  const Model& model;
+  const Tokenizer& tokenizer;
+  KvPagePool& pages;
+  ThreadPool& threads;
+  int context = 0;  // tokens per sequence
+
+  std::unique_ptr<Session> NewSession(const PolicyConfig& policy) const {
+    return std::make_unique<Session>(model, pages, policy, context, threads);
+  }
+};
+
 // One decode step for several sessions in a single forward pass (their
 // matmuls share the weight reads): tokens[i] is fed to sessions[i]. Each
 // session's logits are then in its Decode-style state (see logits()).

@@ -56,7 +56,7 @@ ApiError StatusError(int status) {
 
 }  // namespace
 
-HttpServer::HttpServer(const ServingEngine& engine, const ServerOptions& options)
+HttpServer::HttpServer(const EngineView& engine, const ServerOptions& options)
     : engine_(engine),
       options_(options),
       scheduler_(engine, options.scheduler, metrics_),

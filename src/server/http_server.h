@@ -33,7 +33,7 @@ struct ServerOptions {
 
 class HttpServer {
  public:
-  HttpServer(const ServingEngine& engine, const ServerOptions& options);
+  HttpServer(const EngineView& engine, const ServerOptions& options);
   ~HttpServer();
 
   // Binds the socket; returns the port (throws ri::Error when it cannot).
@@ -50,7 +50,7 @@ class HttpServer {
                         Endpoint endpoint);
   std::vector<TokenId> PromptTokens(const CompletionRequest& request) const;
 
-  ServingEngine engine_;
+  EngineView engine_;
   ServerOptions options_;
   Metrics metrics_;
   Scheduler scheduler_;

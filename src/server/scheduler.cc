@@ -19,7 +19,7 @@ double SecondsSince(Clock::time_point start) {
 }  // namespace
 
 struct Scheduler::Sequence {
-  Sequence(std::shared_ptr<Job> job, const ServingEngine& engine)
+  Sequence(std::shared_ptr<Job> job, const EngineView& engine)
       : job(std::move(job)),
         session(engine.model, engine.pages, this->job->request.policy, engine.context,
                 engine.threads),
@@ -40,7 +40,7 @@ struct Scheduler::Sequence {
   Clock::time_point decode_start;
 };
 
-Scheduler::Scheduler(const ServingEngine& engine, const SchedulerOptions& options,
+Scheduler::Scheduler(const EngineView& engine, const SchedulerOptions& options,
                      Metrics& metrics)
     : engine_(engine), options_(options), metrics_(metrics) {
   thread_ = std::thread([this] { Run(); });

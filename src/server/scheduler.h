@@ -16,25 +16,11 @@
 
 #include "server/channel.h"
 #include "server/metrics.h"
+#include "runtime/session.h"
 #include "server/request.h"
 #include "tokenizer/tokenizer.h"
 
-namespace ri {
-class Model;
-class KvPagePool;
-class ThreadPool;
-}  // namespace ri
-
 namespace ri::server {
-
-// The loaded model and what sequences share.
-struct ServingEngine {
-  const Model& model;
-  const Tokenizer& tokenizer;
-  KvPagePool& pages;
-  ThreadPool& threads;
-  int context = 0;
-};
 
 // A request handed to the scheduler.
 struct Job {
@@ -52,7 +38,7 @@ enum class SubmitResult { kAccepted, kQueueFull, kShuttingDown };
 
 class Scheduler {
  public:
-  Scheduler(const ServingEngine& engine, const SchedulerOptions& options, Metrics& metrics);
+  Scheduler(const EngineView& engine, const SchedulerOptions& options, Metrics& metrics);
   // Cancels what is left and joins the thread.
   ~Scheduler();
 
@@ -74,7 +60,7 @@ class Scheduler {
   void RemoveFinished();
   void PublishState();
 
-  ServingEngine engine_;
+  EngineView engine_;
   SchedulerOptions options_;
   Metrics& metrics_;
 
