@@ -14,6 +14,7 @@
 #include "cli/engine_options.h"
 #include "kernels/memory_bandwidth.h"
 #include "util/error.h"
+#include "util/seconds.h"
 
 namespace ri::cli {
 
@@ -39,10 +40,6 @@ Summary Summarize(std::vector<double> values) {
   const size_t n = values.size();
   const double median = n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
   return {median, values.front(), values.back()};
-}
-
-double Seconds(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
 struct PolicyRun {
@@ -87,7 +84,7 @@ int RunBench(const BenchArguments& args) {
       auto base = engine.NewSession();
       const auto start = std::chrono::steady_clock::now();
       base->Prefill(prompt);
-      prefill_rates.push_back(context / Seconds(start));
+      prefill_rates.push_back(context / SecondsSince(start));
       for (size_t p = 0; p < policies.size(); ++p) {
         std::vector<std::unique_ptr<Session>> sessions;
         std::vector<Session*> batch;
@@ -99,7 +96,7 @@ int RunBench(const BenchArguments& args) {
         for (const TokenId token : continuation) {
           DecodeTogether(batch, std::vector<TokenId>(args.batch, token));
         }
-        const double seconds = Seconds(decode_start);
+        const double seconds = SecondsSince(decode_start);
         runs[p].decode_rates.push_back(args.batch * args.decode_tokens / seconds);
         runs[p].kv_bytes_per_token = static_cast<double>(batch[0]->policy().stats().kv_bytes_read) /
                                      args.decode_tokens;

@@ -4,26 +4,12 @@
 #include <chrono>
 #include <cmath>
 
+#include "eval/perplexity.h"
 #include "runtime/session.h"
 #include "util/error.h"
+#include "util/seconds.h"
 
 namespace ri::eval {
-
-namespace {
-
-double SecondsSince(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-// log sum exp of the logits, in double.
-double LogSumExp(std::span<const float> logits) {
-  const double max_logit = *std::max_element(logits.begin(), logits.end());
-  double sum = 0;
-  for (const float logit : logits) sum += std::exp(logit - max_logit);
-  return max_logit + std::log(sum);
-}
-
-}  // namespace
 
 double KlDivergence(std::span<const float> reference_logits, std::span<const float> logits) {
   if (reference_logits.size() != logits.size() || logits.empty()) {

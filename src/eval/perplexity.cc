@@ -6,6 +6,7 @@
 
 #include "runtime/session.h"
 #include "util/error.h"
+#include "util/seconds.h"
 
 namespace ri::eval {
 
@@ -13,10 +14,14 @@ double NegativeLogLikelihood(std::span<const float> logits, TokenId target) {
   if (target < 0 || static_cast<size_t>(target) >= logits.size()) {
     Fail("token {} is outside the vocabulary of {} logits", target, logits.size());
   }
+  return LogSumExp(logits) - logits[target];
+}
+
+double LogSumExp(std::span<const float> logits) {
   const double max_logit = *std::max_element(logits.begin(), logits.end());
   double sum = 0;
   for (const float logit : logits) sum += std::exp(logit - max_logit);
-  return max_logit + std::log(sum) - logits[target];
+  return max_logit + std::log(sum);
 }
 
 TeacherForcedResult TeacherForcedNll(Session& session, std::span<const TokenId> tokens,
@@ -38,8 +43,7 @@ TeacherForcedResult TeacherForcedNll(Session& session, std::span<const TokenId> 
   for (int i = prompt_tokens; i + 1 < total; ++i) {
     const auto start = std::chrono::steady_clock::now();
     const std::span<const float> logits = session.Decode(tokens[i]);
-    result.decode_seconds +=
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    result.decode_seconds += SecondsSince(start);
     result.nlls.push_back(NegativeLogLikelihood(logits, tokens[i + 1]));
     if (on_step) on_step();
   }

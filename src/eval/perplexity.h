@@ -21,6 +21,9 @@ namespace ri::eval {
 // -log softmax(logits)[target], computed in double precision.
 double NegativeLogLikelihood(std::span<const float> logits, TokenId target);
 
+// log(sum(exp(logits))), in double.
+double LogSumExp(std::span<const float> logits);
+
 // Prefills tokens[0, prompt_tokens) and then decodes tokens[prompt_tokens],
 // tokens[prompt_tokens + 1], ...: the logits of decode step i score
 // tokens[prompt_tokens + i + 1]. Scores each of the tokens.size() -

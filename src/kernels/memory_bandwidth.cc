@@ -11,6 +11,7 @@
 
 #include "kernels/cpu_features.h"
 #include "util/thread_pool.h"
+#include "util/seconds.h"
 
 namespace ri {
 
@@ -57,9 +58,7 @@ double MeasureReadBandwidth(ThreadPool& pool, size_t bytes, int repetitions) {
       sink += avx2 ? SumAvx2(buffer.get() + begin, end - begin)
                    : SumScalar(buffer.get() + begin, end - begin);
     }, 4096);
-    const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    rates.push_back(words * sizeof(uint64_t) / seconds);
+    rates.push_back(words * sizeof(uint64_t) / SecondsSince(start));
   }
   // The median: single passes on a shared machine are sometimes far off.
   std::sort(rates.begin(), rates.end());

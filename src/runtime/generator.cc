@@ -4,14 +4,9 @@
 #include <chrono>
 
 #include "runtime/session.h"
+#include "util/seconds.h"
 
 namespace ri {
-
-namespace {
-double SecondsSince(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-}  // namespace
 
 std::string StopStringFilter::Push(std::string_view text) {
   if (stopped_) return "";

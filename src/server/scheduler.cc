@@ -8,14 +8,12 @@
 #include "runtime/sampler.h"
 #include "runtime/session.h"
 #include "util/error.h"
+#include "util/seconds.h"
 
 namespace ri::server {
 
 namespace {
 using Clock = std::chrono::steady_clock;
-double SecondsSince(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
 }  // namespace
 
 struct Scheduler::Sequence {
