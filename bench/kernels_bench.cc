@@ -4,7 +4,8 @@
 // >= 256 MB, so weights come from DRAM as in real decoding; "hot" reuses one
 // matrix (cache-resident when small).
 //
-// Args: weight rows, cols, type id, activation rows, threads, cold (0/1).
+// Args: weight rows, cols, type id, activation rows, threads, cold (0/1),
+// q8 (1: Q8 activations with integer kernels, 0: float activations).
 // Set RETROINFER_SIMD to compare levels.
 #include <benchmark/benchmark.h>
 
@@ -46,6 +47,8 @@ void BM_MatMul(benchmark::State& state) {
   const int num_x = static_cast<int>(state.range(3));
   ThreadPool pool(static_cast<int>(state.range(4)));
   const bool cold = state.range(5) != 0;
+  const auto activations =
+      state.range(6) != 0 ? ActivationPrecision::kQ8 : ActivationPrecision::kFloat;
 
   const TensorTypeTraits& traits = Traits(type);
   const size_t row_bytes = cols / traits.block_size * traits.type_size;
@@ -57,22 +60,26 @@ void BM_MatMul(benchmark::State& state) {
 
   size_t copy = 0;
   for (auto _ : state) {
-    const WeightMatrix w{type, data.data() + copy * matrix_bytes, rows, cols, row_bytes};
+    const WeightMatrix w{type,       data.data() + copy * matrix_bytes, rows, cols, row_bytes,
+                         activations};
     MatMul(w, x.data(), num_x, y.data(), pool);
     benchmark::DoNotOptimize(y.data());
     copy = (copy + 1) % copies;
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * matrix_bytes));
-  state.SetLabel(std::string(traits.name) + (cold ? " cold" : " hot"));
+  state.SetLabel(std::string(traits.name) + (cold ? " cold" : " hot") +
+                 (activations == ActivationPrecision::kQ8 ? " q8" : " float"));
 }
 
 void Shapes(benchmark::internal::Benchmark* b) {
-  b->ArgNames({"rows", "cols", "type", "num_x", "threads", "cold"});
+  b->ArgNames({"rows", "cols", "type", "num_x", "threads", "cold", "q8"});
   for (int type : {static_cast<int>(TensorType::Q4_1), static_cast<int>(TensorType::Q8_0)}) {
     for (auto [rows, cols] : {std::pair<int, int>{1536, 576}, {576, 1536}, {576, 576}, {49152, 576}}) {
       for (int num_x : {1, 2, 4, 8}) {
         for (int threads : {1, 2}) {
-          for (int cold : {0, 1}) b->Args({rows, cols, type, num_x, threads, cold});
+          for (int cold : {0, 1}) {
+            for (int q8 : {0, 1}) b->Args({rows, cols, type, num_x, threads, cold, q8});
+          }
         }
       }
     }

@@ -35,6 +35,11 @@ void EngineOptions::AddTo(CLI::App& command) {
   command.add_option("--chat-template", chat_template,
                      "Chat template family: chatml, llama3, mistral, gemma (default: detected "
                      "from the model)");
+  command.add_option("--activations", activations,
+                     "How activations meet Q4_0/Q4_1/Q8_0 weights: q8 (rounded to 8-bit "
+                     "integers per block of 32, integer dot products) or float (exact)")
+      ->check(CLI::IsMember({"q8", "float"}))
+      ->capture_default_str();
   command.add_option("--attention", attention,
                      "Attention policy: full, quest, streaming, tova, retro")
       ->capture_default_str();
@@ -99,7 +104,8 @@ Engine Engine::Load(const EngineOptions& options, bool with_tokenizer) {
     }
   }
   Engine engine;
-  engine.model = Model::Load(path);
+  engine.model = Model::Load(path, options.activations == "float" ? ActivationPrecision::kFloat
+                                                                  : ActivationPrecision::kQ8);
   const ModelConfig& config = engine.model->config();
   if (with_tokenizer) engine.tokenizer = Tokenizer::FromGguf(*engine.model->file());
   if (engine.tokenizer && engine.tokenizer->vocab_size() != config.vocab_size) {

@@ -3,7 +3,6 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
-
 #include <memory>
 #include <string>
 
@@ -19,11 +18,13 @@
 namespace ri::cli {
 
 struct EngineOptions {
-  std::string model_path;  // empty: the default model
-  int threads = 0;         // 0: all hardware threads
-  int context = 0;         // 0: the model's trained context
-  std::string chat_template;  // empty: detected from the model
-  // Attention policy of the sequences (--attention, --budget, --page-size, ...).
+  std::string model_path;          // empty: the default model
+  int threads = 0;                 // 0: all hardware threads
+  int context = 0;                 // 0: the model's trained context
+  std::string chat_template;       // empty: detected from the model
+  std::string activations = "q8";  // q8 or float (ActivationPrecision)
+  // Attention policy of the sequences (--attention, --budget, --page-size,
+  // ...).
   std::string attention = "full";
   std::string budget = "0.1";
   int page_size = 16;

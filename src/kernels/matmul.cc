@@ -6,7 +6,9 @@
 
 #include "kernels/cpu_features.h"
 #include "kernels/dequantize.h"
+#include "kernels/matmul_q8_simd.h"
 #include "kernels/matmul_simd.h"
+#include "kernels/q8_activations.h"
 #include "util/error.h"
 #include "util/thread_pool.h"
 
@@ -74,12 +76,21 @@ float* ActivationScratch(int num_x, int64_t cols) {
   return scratch.data() + (kLine - misalignment) % kLine;
 }
 
-}  // namespace
+// Weight rows [row_begin, row_end) against activations already quantized.
+void MatMulQ8Rows(const WeightMatrix& w, const Q8Activations& x, float* y, size_t y_stride,
+                  int64_t row_begin, int64_t row_end) {
+  const SimdLevel level = ActiveSimdLevel();
+  if (level == SimdLevel::kScalar) {
+    simd::MatMulQ8RowsScalar(w, x, y, y_stride, row_begin, row_end);
+  } else if (level == SimdLevel::kAvx512 && GetCpuFeatures().avx512vnni) {
+    simd::MatMulQ8RowsAvx512Vnni(w, x, y, y_stride, row_begin, row_end);
+  } else {
+    simd::MatMulQ8RowsAvx2(w, x, y, y_stride, row_begin, row_end);
+  }
+}
 
-void MatMulRows(const WeightMatrix& w, const float* x, int num_x, size_t x_stride, float* y,
-                size_t y_stride, int64_t row_begin, int64_t row_end) {
-  CheckArguments(w, num_x, x_stride, y_stride, row_begin, row_end);
-  if (num_x == 0 || row_begin == row_end) return;
+void MatMulFloatRows(const WeightMatrix& w, const float* x, int num_x, size_t x_stride, float* y,
+                     size_t y_stride, int64_t row_begin, int64_t row_end) {
   float* scratch = RowScratch(w.cols);
   const SimdLevel level = ActiveSimdLevel();
   if (level == SimdLevel::kScalar) {
@@ -96,15 +107,46 @@ void MatMulRows(const WeightMatrix& w, const float* x, int num_x, size_t x_strid
   }
 }
 
+// The activations quantized once per call (on the calling thread) and shared
+// by the pool's threads.
+Q8Activations& CallQuantizedActivations() {
+  thread_local Q8Activations activations;
+  return activations;
+}
+
+// Rows [row_begin, row_end) of one product whose activations `quantized`
+// holds when the matrix uses Q8 activations.
+void ProductRows(const WeightMatrix& w, const float* x, const Q8Activations& quantized, int num_x,
+                 float* y, int64_t row_begin, int64_t row_end) {
+  if (UsesQ8Activations(w)) {
+    MatMulQ8Rows(w, quantized, y, w.rows, row_begin, row_end);
+  } else {
+    MatMulFloatRows(w, x, num_x, w.cols, y, w.rows, row_begin, row_end);
+  }
+}
+
+}  // namespace
+
+bool UsesQ8Activations(const WeightMatrix& w) {
+  return w.activations == ActivationPrecision::kQ8 &&
+         (w.type == TensorType::Q4_0 || w.type == TensorType::Q4_1 || w.type == TensorType::Q8_0);
+}
+
+void MatMulRows(const WeightMatrix& w, const float* x, int num_x, size_t x_stride, float* y,
+                size_t y_stride, int64_t row_begin, int64_t row_end) {
+  CheckArguments(w, num_x, x_stride, y_stride, row_begin, row_end);
+  if (num_x == 0 || row_begin == row_end) return;
+  if (UsesQ8Activations(w)) {
+    Q8Activations& quantized = CallQuantizedActivations();
+    quantized.Quantize(x, num_x, x_stride, w.cols);
+    MatMulQ8Rows(w, quantized, y, y_stride, row_begin, row_end);
+  } else {
+    MatMulFloatRows(w, x, num_x, x_stride, y, y_stride, row_begin, row_end);
+  }
+}
+
 void MatMul(const WeightMatrix& w, const float* x, int num_x, float* y, ThreadPool& pool) {
-  CheckArguments(w, num_x, w.cols, w.rows, 0, w.rows);
-  pool.ParallelFor(
-      static_cast<size_t>(w.rows),
-      [&](size_t begin, size_t end) {
-        MatMulRows(w, x, num_x, w.cols, y, w.rows, static_cast<int64_t>(begin),
-                   static_cast<int64_t>(end));
-      },
-      kRowGrain);
+  MatMulSameInput({&w}, x, num_x, {y}, pool);
 }
 
 void MatMulSameInput(std::initializer_list<const WeightMatrix*> ws, const float* x, int num_x,
@@ -115,12 +157,18 @@ void MatMulSameInput(std::initializer_list<const WeightMatrix*> ws, const float*
   std::vector<size_t> first_unit;
   size_t units = 0;
   auto y = ys.begin();
+  bool any_q8 = false;
   for (const WeightMatrix* w : ws) {
     CheckArguments(*w, num_x, w->cols, w->rows, 0, w->rows);
+    if (ws.begin()[0]->cols != w->cols) Fail("MatMulSameInput: matrices of different widths");
     parts.emplace_back(w, *y++);
     first_unit.push_back(units);
     units += (static_cast<size_t>(w->rows) + kRowGrain - 1) / kRowGrain;
+    any_q8 = any_q8 || UsesQ8Activations(*w);
   }
+  if (num_x == 0 || units == 0) return;
+  Q8Activations& quantized = CallQuantizedActivations();
+  if (any_q8) quantized.Quantize(x, num_x, ws.begin()[0]->cols, ws.begin()[0]->cols);
   pool.ParallelFor(units, [&](size_t begin, size_t end) {
     for (size_t p = 0; p < parts.size(); ++p) {
       const auto& [w, out] = parts[p];
@@ -129,7 +177,7 @@ void MatMulSameInput(std::initializer_list<const WeightMatrix*> ws, const float*
       if (from >= to) continue;
       const int64_t row_begin = static_cast<int64_t>((from - first_unit[p]) * kRowGrain);
       const int64_t row_end = std::min<int64_t>(w->rows, (to - first_unit[p]) * kRowGrain);
-      MatMulRows(*w, x, num_x, w->cols, out, w->rows, row_begin, row_end);
+      ProductRows(*w, x, quantized, num_x, out, row_begin, row_end);
     }
   });
 }

@@ -1,8 +1,10 @@
 // Multiplication of a stored (possibly quantized) weight matrix with rows of
 // float activations: Y = X * W^T. Each weight block is decoded once into
-// registers for a group of up to 8 activation rows (4 with AVX2), so a few
-// rows cost far less than separate products. Q4_0, Q4_1, Q8_0, F16 and F32
-// have SIMD decoders; other types are dequantized a row at a time.
+// registers for a group of up to 8 activation rows, so a few rows cost far
+// less than separate products. Q4_0, Q4_1, Q8_0, F16 and F32 have SIMD
+// decoders; other types are dequantized a row at a time. Q4_0, Q4_1 and Q8_0
+// can also multiply 8-bit activations with integer dot products
+// (ActivationPrecision::kQ8, q8_activations.h).
 #pragma once
 
 #include <cstddef>
@@ -15,6 +17,15 @@ namespace ri {
 
 class ThreadPool;
 
+// How activations meet the weights. kFloat: float activations times the
+// exactly dequantized weights. kQ8: each 32-value block of an activation row
+// is first rounded to 8-bit integers with one float scale, and blocks meet
+// weight blocks in integer dot products, which on AVX-512 VNNI makes 8 rows
+// cost about half as much as in float; the rounding adds an error of at most
+// half a step (the block's largest magnitude / 254) per activation. Only
+// Q4_0, Q4_1 and Q8_0 have integer kernels; other types always use kFloat.
+enum class ActivationPrecision { kFloat, kQ8 };
+
 // A row-major weight matrix as stored in a GGUF file: `rows` output features,
 // each a row of `cols` input features stored in `row_bytes` bytes.
 struct WeightMatrix {
@@ -23,7 +34,12 @@ struct WeightMatrix {
   int64_t rows = 0;
   int64_t cols = 0;
   size_t row_bytes = 0;
+  ActivationPrecision activations = ActivationPrecision::kFloat;
 };
+
+// Whether products with `w` quantize the activations (kQ8 and a type with
+// integer kernels).
+bool UsesQ8Activations(const WeightMatrix& w);
 
 // Y[m][r] = sum_c W[r][c] * X[m][c] for weight rows r in [row_begin, row_end)
 // and activation rows m in [0, num_x). X rows are x_stride floats apart,
@@ -35,6 +51,7 @@ struct WeightMatrix {
 // row m: not on num_x, the row range or (for MatMul) the thread count. Levels
 // differ only by float rounding. The weights used are exactly the
 // DequantizeRow values; only the summation order differs from a plain loop.
+// With Q8 activations the same holds for the quantized activations.
 void MatMulRows(const WeightMatrix& w, const float* x, int num_x, size_t x_stride, float* y,
                 size_t y_stride, int64_t row_begin, int64_t row_end);
 

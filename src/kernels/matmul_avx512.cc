@@ -2,13 +2,7 @@
 // compiled with those instruction sets and runs only when ActiveSimdLevel()
 // is kAvx512. A block of 32 weights is two 16-lane vectors, one accumulator
 // each.
-// GCC 12's AVX-512 headers trip its own uninitialized-variable warnings
-// (GCC bug 105593); silence them for the header only.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <immintrin.h>
-#pragma GCC diagnostic pop
+#include "kernels/x86_intrinsics.h"
 
 #include <cstring>
 

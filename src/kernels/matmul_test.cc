@@ -1,6 +1,8 @@
 // MatMulRows / MatMul at every SIMD level this CPU supports against a
 // brute-force double-precision reference built on DequantizeRow (itself
-// checked bit for bit against the gguf package in dequantize_test.cc).
+// checked bit for bit against the gguf package in dequantize_test.cc), with
+// float activations and with Q8 activations (whose reference multiplies the
+// same weights with the dequantized activation codes).
 #include "kernels/matmul.h"
 
 #include <gtest/gtest.h>
@@ -16,6 +18,7 @@
 
 #include "kernels/cpu_features.h"
 #include "kernels/dequantize.h"
+#include "kernels/q8_activations.h"
 #include "kernels/types.h"
 #include "util/error.h"
 #include "util/fp16.h"
@@ -28,6 +31,8 @@ const TensorType kAllTypes[] = {TensorType::F32,  TensorType::F16,  TensorType::
                                 TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0,
                                 TensorType::Q5_1, TensorType::Q8_0, TensorType::Q4_K,
                                 TensorType::Q5_K, TensorType::Q6_K};
+
+const TensorType kQ8Types[] = {TensorType::Q4_0, TensorType::Q4_1, TensorType::Q8_0};
 
 // Byte offsets of the f16 scale fields (d, m, dmin) inside a block.
 std::vector<size_t> ScaleOffsets(TensorType type) {
@@ -164,6 +169,14 @@ std::vector<int64_t> ColumnCounts(TensorType type) {
   }
 }
 
+// Every type with float activations, and the integer-kernel types with Q8.
+std::vector<std::pair<TensorType, ActivationPrecision>> TypesAndPrecisions() {
+  std::vector<std::pair<TensorType, ActivationPrecision>> cases;
+  for (TensorType type : kAllTypes) cases.emplace_back(type, ActivationPrecision::kFloat);
+  for (TensorType type : kQ8Types) cases.emplace_back(type, ActivationPrecision::kQ8);
+  return cases;
+}
+
 std::string Label(SimdLevel level, TensorType type, int64_t cols, int num_x) {
   return std::string(SimdLevelName(level)) + " " + std::string(Traits(type).name) + " cols=" +
          std::to_string(cols) + " num_x=" + std::to_string(num_x);
@@ -216,9 +229,10 @@ TEST(MatMulRowsTest, OutputsIndependentOfBatchAndRowRange) {
   constexpr int kNumX = 19;
   for (SimdLevel level : SupportedLevels()) {
     SimdLevelGuard guard(level);
-    for (TensorType type : kAllTypes) {
+    for (const auto& [type, precision] : TypesAndPrecisions()) {
       const int64_t cols = ColumnCounts(type).back();
-      const RandomMatrix matrix(type, kRows, cols, rng);
+      RandomMatrix matrix(type, kRows, cols, rng);
+      matrix.w.activations = precision;
       const std::vector<float> x = RandomActivations(kNumX * cols, rng);
       std::vector<float> all(kNumX * kRows);
       MatMulRows(matrix.w, x.data(), kNumX, cols, all.data(), kRows, 0, kRows);
@@ -259,10 +273,11 @@ TEST(MatMulRowsTest, LargeBatch) {
 TEST(MatMulTest, ThreadCountDoesNotChangeResults) {
   std::mt19937 rng(5);
   ThreadPool pools[] = {ThreadPool(1), ThreadPool(2), ThreadPool(3)};
-  for (TensorType type : kAllTypes) {
+  for (const auto& [type, precision] : TypesAndPrecisions()) {
     const int64_t cols = ColumnCounts(type)[0];
     const int64_t rows = 203;  // not a multiple of the grain
-    const RandomMatrix matrix(type, rows, cols, rng);
+    RandomMatrix matrix(type, rows, cols, rng);
+    matrix.w.activations = precision;
     for (int num_x : {1, 5}) {
       const std::vector<float> x = RandomActivations(num_x * cols, rng);
       std::vector<float> expected(num_x * rows);
@@ -296,11 +311,14 @@ TEST(MatMulRowsTest, RejectsBadArguments) {
   EXPECT_THROW(MatMulRows(w, x.data(), 1, 64, y.data(), 4, 0, 4), Error);
 }
 
-// Several matrices in one pass give exactly what separate products give.
+// Several matrices in one pass give exactly what separate products give,
+// also when some quantize the activations and some do not.
 TEST(MatMulTest, SameInputGroupEqualsSeparateProducts) {
   std::mt19937 rng(8);
-  const RandomMatrix a(TensorType::Q4_1, 37, 64, rng), b(TensorType::Q8_0, 5, 64, rng),
+  RandomMatrix a(TensorType::Q4_1, 37, 64, rng), b(TensorType::Q8_0, 5, 64, rng),
       c(TensorType::F16, 70, 64, rng);
+  a.w.activations = ActivationPrecision::kQ8;
+  c.w.activations = ActivationPrecision::kQ8;  // no integer kernel: float
   for (int threads : {1, 2, 3}) {
     ThreadPool pool(threads);
     for (int num_x : {1, 3}) {
@@ -313,6 +331,132 @@ TEST(MatMulTest, SameInputGroupEqualsSeparateProducts) {
         std::vector<float> expected(y->size());
         MatMul(m->w, x.data(), num_x, expected.data(), pool);
         EXPECT_EQ(*y, expected) << "threads " << threads << " rows " << m->w.rows;
+      }
+    }
+  }
+}
+
+// The quantization follows its definition: scale = max |x| / 127, codes the
+// values divided by it rounded to nearest, zero blocks all zero, padding to
+// a multiple of 16 blocks zero.
+TEST(Q8ActivationsTest, QuantizesByDefinition) {
+  std::mt19937 rng(21);
+  constexpr int kRows = 3;
+  constexpr int64_t kCols = 96;  // 3 blocks, padded to 16
+  std::vector<float> x = RandomActivations(kRows * (kCols + 5), rng);
+  for (int i = 0; i < 32; ++i) x[(kCols + 5) + 32 + i] = 0.0f;  // row 1, block 1
+  x[7] = -1000.0f;  // an outlier: the rest of its block keeps only coarse steps
+  Q8Activations q;
+  q.Quantize(x.data(), kRows, kCols + 5, kCols);
+  ASSERT_EQ(q.num_blocks(), 3);
+  ASSERT_EQ(q.padded_blocks(), 16);
+  for (int row = 0; row < kRows; ++row) {
+    for (int64_t b = 0; b < 16; ++b) {
+      const int8_t* codes = q.codes(row, b);
+      if (b >= 3) {
+        EXPECT_EQ(q.scales(row)[b], 0.0f);
+        EXPECT_EQ(q.scaled_sums(row)[b], 0.0f);
+        for (int i = 0; i < 32; ++i) EXPECT_EQ(codes[i], 0);
+        continue;
+      }
+      const float* values = x.data() + row * (kCols + 5) + b * 32;
+      float amax = 0.0f;
+      for (int i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(values[i]));
+      EXPECT_EQ(q.scales(row)[b], amax / 127.0f);
+      int sum = 0;
+      for (int i = 0; i < 32; ++i) {
+        const int expected =
+            amax == 0.0f ? 0 : static_cast<int>(std::nearbyint(values[i] * (127.0f / amax)));
+        EXPECT_EQ(codes[i], expected) << "row " << row << " block " << b << " i " << i;
+        EXPECT_LE(std::abs(codes[i]), 127);
+        EXPECT_LE(std::fabs(values[i] - codes[i] * q.scales(row)[b]), q.scales(row)[b] * 0.5001f);
+        sum += codes[i];
+      }
+      EXPECT_EQ(q.scaled_sums(row)[b], q.scales(row)[b] * static_cast<float>(sum));
+    }
+  }
+  EXPECT_EQ(q.scales(1)[1], 0.0f);
+  EXPECT_EQ(q.codes(0, 0)[7], -127);
+  EXPECT_THROW(q.Quantize(x.data(), 1, kCols, 40), Error);
+}
+
+// Q8 products at every SIMD level against double sums of the exactly
+// dequantized weights times the dequantized activation codes. The kernels
+// compute d s (sum u q) + m (s sum q) per block, so the rounding bound uses
+// sum (|w| + 2 |m|) |x^| (|d u| <= |w| + |m|); a wrong code or scale is off
+// by about |w x^|, far above it.
+TEST(Q8MatMulTest, MatchesDoubleReferenceAtEverySimdLevel) {
+  std::mt19937 rng(17);
+  constexpr int64_t kRows = 29;
+  for (SimdLevel level : SupportedLevels()) {
+    SimdLevelGuard guard(level);
+    for (TensorType type : kQ8Types) {
+      for (int64_t cols : {32, 64, 96, 224, 576}) {
+        RandomMatrix matrix(type, kRows, cols, rng);
+        matrix.w.activations = ActivationPrecision::kQ8;
+        const std::vector<float> x = RandomActivations(17 * cols, rng);
+        Q8Activations q;
+        q.Quantize(x.data(), 17, cols, cols);
+        for (int num_x : {1, 2, 3, 8, 9, 17}) {
+          std::vector<float> y(num_x * kRows);
+          MatMulRows(matrix.w, x.data(), num_x, cols, y.data(), kRows, 0, kRows);
+          std::vector<float> row(cols);
+          for (int64_t r = 0; r < kRows; ++r) {
+            DequantizeRow(type, matrix.w.data + r * matrix.w.row_bytes, row.data(), cols);
+            for (int m = 0; m < num_x; ++m) {
+              double sum = 0.0, magnitude = 0.0;
+              for (int64_t c = 0; c < cols; ++c) {
+                const uint8_t* block =
+                    matrix.w.data + r * matrix.w.row_bytes + c / 32 * Traits(type).type_size;
+                const double offset = type == TensorType::Q4_1
+                                          ? std::fabs(Fp16ToFloat(block[2] | block[3] << 8))
+                                      : type == TensorType::Q4_0
+                                          ? 8.0 * std::fabs(Fp16ToFloat(block[0] | block[1] << 8))
+                                          : 0.0;
+                const double activation =
+                    static_cast<double>(q.codes(m, c / 32)[c % 32]) * q.scales(m)[c / 32];
+                sum += row[c] * activation;
+                magnitude += (std::fabs(row[c]) + 2.0 * offset) * std::fabs(activation);
+              }
+              ASSERT_NEAR(y[m * kRows + r], sum, Tolerance(cols, magnitude))
+                  << Label(level, type, cols, num_x) << " m=" << m << " r=" << r;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// End to end, Q8 activations are within half a quantization step per
+// activation of the float-activation product: |sum w (x - x^)| <= sum |w| s
+// / 2.
+TEST(Q8MatMulTest, WithinHalfAStepOfFloatActivations) {
+  std::mt19937 rng(19);
+  for (TensorType type : kQ8Types) {
+    RandomMatrix matrix(type, 40, 576, rng);
+    const std::vector<float> x = RandomActivations(4 * 576, rng);
+    const Reference ref = ComputeReference(matrix.w, x.data(), 4, 576);
+    matrix.w.activations = ActivationPrecision::kQ8;
+    std::vector<float> y(4 * 40);
+    MatMulRows(matrix.w, x.data(), 4, 576, y.data(), 40, 0, 40);
+    std::vector<float> row(576);
+    for (int64_t r = 0; r < 40; ++r) {
+      DequantizeRow(type, matrix.w.data + r * matrix.w.row_bytes, row.data(), 576);
+      for (int m = 0; m < 4; ++m) {
+        double bound = 0.0;
+        for (int64_t b = 0; b < 18; ++b) {
+          float amax = 0.0f, weights = 0.0f;
+          for (int i = 0; i < 32; ++i) {
+            amax = std::max(amax, std::fabs(x[m * 576 + b * 32 + i]));
+            weights += std::fabs(row[b * 32 + i]);
+          }
+          bound += weights * amax / 127.0 * 0.5;
+        }
+        const size_t i = m * 40 + r;
+        EXPECT_NEAR(y[i], ref.value[i], bound * 1.001 + 1e-4 * ref.magnitude[i])
+            << Traits(type).name;
+        EXPECT_NE(y[i], static_cast<float>(ref.value[i]));  // it did quantize
       }
     }
   }

@@ -53,7 +53,8 @@ class ArchitectureTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     golden_ = LoadGolden(GetParam());
-    model_ = Model::Load(GoldenPath(golden_["gguf"].get<std::string>()));
+    model_ =
+        Model::Load(GoldenPath(golden_["gguf"].get<std::string>()), ActivationPrecision::kFloat);
     tokens_ = golden_["token_ids"].get<std::vector<TokenId>>();
     for (const auto& checked : golden_["positions"]) positions_.push_back(checked["pos"]);
   }
@@ -151,7 +152,7 @@ INSTANTIATE_TEST_SUITE_P(Goldens, ArchitectureTest,
 // The message of the ri::Error that loading `file` throws.
 std::string LoadError(const std::string& file) {
   try {
-    Model::Load(GoldenPath(file));
+    Model::Load(GoldenPath(file), ActivationPrecision::kFloat);
   } catch (const Error& error) {
     return error.what();
   }

@@ -31,14 +31,14 @@ struct Model::Activations {
   std::vector<float> active_residual;  // the rows running a layer, when not all do
 };
 
-std::unique_ptr<Model> Model::Load(const std::string& path) {
-  return std::make_unique<Model>(OpenFile(path));
+std::unique_ptr<Model> Model::Load(const std::string& path, ActivationPrecision activations) {
+  return std::make_unique<Model>(OpenFile(path), activations);
 }
 
-Model::Model(std::unique_ptr<gguf::File> file)
+Model::Model(std::unique_ptr<gguf::File> file, ActivationPrecision activations)
     : file_(std::move(file)),
       config_(ModelConfig::FromGguf(*file_)),
-      weights_(ModelWeights::FromGguf(*file_, config_)),
+      weights_(ModelWeights::FromGguf(*file_, config_, activations)),
       rope_(config_, weights_.rope_factors) {}
 
 Model::Model(ModelConfig config, ModelWeights weights, std::shared_ptr<const void> storage)
@@ -144,8 +144,8 @@ void Model::RunLayer(int layer, std::span<const ForwardRow> rows,
 }
 
 void Model::Attention(int layer, std::span<const ForwardRow> rows,
-                      std::span<const SequenceContext> sequences, float* residual,
-                      Activations& a, ThreadPool& pool) const {
+                      std::span<const SequenceContext> sequences, float* residual, Activations& a,
+                      ThreadPool& pool) const {
   const ModelConfig& c = config_;
   const LayerWeights& w = weights_.layers[layer];
   const int n = static_cast<int>(rows.size());

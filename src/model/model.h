@@ -46,9 +46,11 @@ struct SequenceContext {
 
 class Model {
  public:
-  // Maps the file and checks architecture, tensors and shapes; throws ri::Error.
-  static std::unique_ptr<Model> Load(const std::string& path);
-  explicit Model(std::unique_ptr<gguf::File> file);
+  // Maps the file and checks architecture, tensors and shapes; throws
+  // ri::Error. `activations` is how every matrix product meets its weights
+  // (kernels/matmul.h).
+  static std::unique_ptr<Model> Load(const std::string& path, ActivationPrecision activations);
+  Model(std::unique_ptr<gguf::File> file, ActivationPrecision activations);
   // A model whose weights live in `storage` (tests build small random ones).
   Model(ModelConfig config, ModelWeights weights, std::shared_ptr<const void> storage);
   ~Model();

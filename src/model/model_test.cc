@@ -10,6 +10,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 
 #include "attention/full_attention.h"
 #include "kv/paged_kv_cache.h"
@@ -20,11 +21,20 @@ namespace ri {
 namespace {
 
 // The reference runs float32 activations with weights dequantized exactly as
-// ours; we differ by the F16 KV cache (relative rounding 2^-11 of every key
-// and value) and by summation order. Over 30 layers this moves logits by a
-// few hundredths (measured max 0.03 on these prompts), far below the
-// logit scale (~20) and below the top-1 margins of the checked positions.
-constexpr float kLogitTolerance = 0.1f;
+// ours; with float activations we differ by the F16 KV cache (relative
+// rounding 2^-11 of every key and value) and by summation order. Over 30
+// layers this moves logits by a few hundredths (measured max 0.03 on these
+// prompts), far below the logit scale (~20) and below the top-1 margins of
+// the checked positions.
+// Q8 activations add a rounding of up to half a step (1/254 of the block's
+// largest magnitude) to every matmul input, a relative error about 8x the
+// F16 cache's; logits move by a few tenths (measured max 0.87 on these
+// prompts, perplexity +0.4% on a book), so the tolerance is 1, still far
+// below the logit scale. The Q8 kernels themselves are checked exactly
+// against their definition in kernels/matmul_test.cc.
+float LogitTolerance(ActivationPrecision activations) {
+  return activations == ActivationPrecision::kFloat ? 0.1f : 1.0f;
+}
 
 const std::string kModelPath =
     std::string(RETROINFER_MODEL_DIR) + "/SmolLM2-135M-Instruct.Q4_1.gguf";
@@ -34,19 +44,21 @@ nlohmann::json LoadGolden() {
   return nlohmann::json::parse(in);
 }
 
-class ModelTest : public ::testing::Test {
+// Every test runs with float and with Q8 activations.
+class ModelTest : public ::testing::TestWithParam<ActivationPrecision> {
  protected:
   static void SetUpTestSuite() {
     if (!std::filesystem::exists(kModelPath)) return;
-    model_ = Model::Load(kModelPath).release();
     golden_ = new nlohmann::json(LoadGolden());
   }
   static void TearDownTestSuite() {
-    delete model_;
     delete golden_;
+    golden_ = nullptr;
   }
   void SetUp() override {
-    if (model_ == nullptr) GTEST_SKIP() << "default model missing: run scripts/fetch_model.sh";
+    if (golden_ == nullptr) GTEST_SKIP() << "default model missing: run scripts/fetch_model.sh";
+    model_ = Model::Load(kModelPath, GetParam());
+    tolerance_ = LogitTolerance(GetParam());
   }
 
   // Logits at `positions` from one pass over `tokens` in prefill chunks.
@@ -74,19 +86,25 @@ class ModelTest : public ::testing::Test {
     return result;
   }
 
-  static Model* model_;
   static nlohmann::json* golden_;
+  std::unique_ptr<Model> model_;
+  float tolerance_ = 0;
   ThreadPool pool_{2};
 };
 
-Model* ModelTest::model_ = nullptr;
 nlohmann::json* ModelTest::golden_ = nullptr;
+
+INSTANTIATE_TEST_SUITE_P(Activations, ModelTest,
+                         ::testing::Values(ActivationPrecision::kFloat, ActivationPrecision::kQ8),
+                         [](const auto& info) {
+                           return info.param == ActivationPrecision::kFloat ? "Float" : "Q8";
+                         });
 
 int ArgMax(const std::vector<float>& logits) {
   return static_cast<int>(std::max_element(logits.begin(), logits.end()) - logits.begin());
 }
 
-TEST_F(ModelTest, LogitsMatchTransformersAtEveryCheckedPosition) {
+TEST_P(ModelTest, LogitsMatchTransformersAtEveryCheckedPosition) {
   for (const auto& prompt : (*golden_)["prompts"]) {
     const auto tokens = prompt["token_ids"].get<std::vector<TokenId>>();
     std::vector<int> positions;
@@ -96,23 +114,28 @@ TEST_F(ModelTest, LogitsMatchTransformersAtEveryCheckedPosition) {
     float max_difference = 0;
     for (size_t i = 0; i < positions.size(); ++i) {
       const auto& checked = prompt["positions"][i];
-      EXPECT_EQ(ArgMax(logits[i]), checked["top1"].get<int>())
-          << prompt["name"] << " position " << positions[i];
       const auto ids = checked["top_ids"].get<std::vector<int>>();
       const auto reference = checked["top_logits"].get<std::vector<float>>();
+      // With float activations the top-1 matches everywhere (measured); with
+      // Q8 only where the reference's margin exceeds the tolerance twice.
+      if (GetParam() == ActivationPrecision::kFloat ||
+          reference[0] - reference[1] >= 2 * tolerance_) {
+        EXPECT_EQ(ArgMax(logits[i]), checked["top1"].get<int>())
+            << prompt["name"] << " position " << positions[i];
+      }
       for (size_t k = 0; k < ids.size(); ++k) {
         max_difference = std::max(max_difference, std::fabs(logits[i][ids[k]] - reference[k]));
       }
     }
     std::printf("%-26s %5zu tokens: max |logit - reference| = %.4f\n",
                 prompt["name"].get<std::string>().c_str(), tokens.size(), max_difference);
-    EXPECT_LT(max_difference, kLogitTolerance) << prompt["name"];
+    EXPECT_LT(max_difference, tolerance_) << prompt["name"];
   }
 }
 
 // Feeding tokens one at a time through the decode path gives the logits of
 // the prefill pass (same model, same attention; only the row grouping differs).
-TEST_F(ModelTest, DecodePathEqualsPrefillPath) {
+TEST_P(ModelTest, DecodePathEqualsPrefillPath) {
   const auto& prompt = (*golden_)["prompts"][1];
   const auto tokens = prompt["token_ids"].get<std::vector<TokenId>>();
   std::vector<int> all(tokens.size());
@@ -134,7 +157,7 @@ TEST_F(ModelTest, DecodePathEqualsPrefillPath) {
   }
 }
 
-TEST_F(ModelTest, GreedyContinuationMatchesTransformers) {
+TEST_P(ModelTest, GreedyContinuationMatchesTransformers) {
   for (const auto& prompt : (*golden_)["prompts"]) {
     if (!prompt.contains("greedy_continuation")) continue;
     auto tokens = prompt["token_ids"].get<std::vector<TokenId>>();
@@ -143,7 +166,7 @@ TEST_F(ModelTest, GreedyContinuationMatchesTransformers) {
     // Teacher-forced on the reference tokens; a step whose reference top-1
     // margin is within our tolerance is a near-tie that cannot be decided.
     for (size_t step = 0; step < expected.size(); ++step) {
-      if (margins[step] >= 2 * kLogitTolerance) {
+      if (margins[step] >= 2 * tolerance_) {
         const auto logits = PrefillLogits(tokens, {static_cast<int>(tokens.size()) - 1});
         ASSERT_EQ(ArgMax(logits[0]), expected[step]) << prompt["name"] << " step " << step;
       }
@@ -154,7 +177,7 @@ TEST_F(ModelTest, GreedyContinuationMatchesTransformers) {
 
 TEST(ModelLoadTest, MissingFileIsAClearError) {
   try {
-    Model::Load("/nonexistent/model.gguf");
+    Model::Load("/nonexistent/model.gguf", ActivationPrecision::kFloat);
     FAIL() << "expected an error";
   } catch (const Error& error) {
     EXPECT_NE(std::string(error.what()).find("/nonexistent/model.gguf"), std::string::npos);

@@ -12,7 +12,8 @@ namespace {
 
 class TensorLoader {
  public:
-  explicit TensorLoader(const gguf::File& file) : file_(file) {}
+  TensorLoader(const gguf::File& file, ActivationPrecision activations)
+      : file_(file), activations_(activations) {}
 
   const gguf::TensorInfo* Find(const std::string& name) const { return file_.FindTensor(name); }
 
@@ -24,7 +25,9 @@ class TensorLoader {
 
   // A [rows x cols] matrix (GGUF dims {cols, rows}) in a computable type.
   WeightMatrix Matrix(const std::string& name, int64_t rows, int64_t cols) const {
-    return MatrixOf(Require(name), rows, cols);
+    WeightMatrix matrix = MatrixOf(Require(name), rows, cols);
+    matrix.activations = activations_;
+    return matrix;
   }
 
   static WeightMatrix MatrixOf(const gguf::TensorInfo& info, int64_t rows, int64_t cols) {
@@ -58,12 +61,14 @@ class TensorLoader {
 
  private:
   const gguf::File& file_;
+  ActivationPrecision activations_;
 };
 
 }  // namespace
 
-ModelWeights ModelWeights::FromGguf(const gguf::File& file, ModelConfig& config) {
-  const TensorLoader loader(file);
+ModelWeights ModelWeights::FromGguf(const gguf::File& file, ModelConfig& config,
+                                    ActivationPrecision activations) {
+  const TensorLoader loader(file, activations);
   ModelWeights weights;
   const gguf::TensorInfo& embedding = loader.Require("token_embd.weight");
   if (embedding.dims.size() != 2) Fail("tensor 'token_embd.weight' is not a matrix");
@@ -103,6 +108,7 @@ ModelWeights ModelWeights::FromGguf(const gguf::File& file, ModelConfig& config)
   weights.output = loader.Find("output.weight")
                        ? loader.Matrix("output.weight", config.vocab_size, hidden)
                        : weights.token_embedding;
+  weights.output.activations = activations;
   if (loader.Find("rope_freqs.weight")) {
     weights.rope_factors = loader.Vector("rope_freqs.weight", config.rope_dims / 2);
   }

@@ -30,8 +30,10 @@ struct ModelWeights {
   std::vector<float> rope_factors;  // rope_freqs (llama 3.1 scaling): divides each frequency; empty if absent
 
   // Checks every tensor's presence, type and shape against the config;
-  // throws ri::Error naming the first missing or mismatched tensor.
-  static ModelWeights FromGguf(const gguf::File& file, ModelConfig& config);
+  // throws ri::Error naming the first missing or mismatched tensor. Every
+  // matrix multiplies with `activations`.
+  static ModelWeights FromGguf(const gguf::File& file, ModelConfig& config,
+                               ActivationPrecision activations);
 };
 
 }  // namespace ri

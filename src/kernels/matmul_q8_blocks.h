@@ -1,0 +1,34 @@
+// Block-reading helpers of the SIMD integer matmul kernels (internal to
+// ri_kernels; included only by files compiled with at least AVX2). They sit
+// in an anonymous namespace so that each ISA file keeps its own copy, built
+// with its own instruction set (see matmul_simd.h).
+#pragma once
+
+#include "kernels/x86_intrinsics.h"
+
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/matmul_q8_simd.h"
+
+namespace ri::simd {
+namespace {
+
+template <class T>
+T LoadAs(const uint8_t* p) {
+  T value;
+  std::memcpy(&value, p, sizeof value);
+  return value;
+}
+
+// The 32 nibbles of the 16 bytes at p as bytes in element order: low
+// nibbles (elements 0-15), then high nibbles (16-31).
+__m256i NibblesInOrder(const uint8_t* p) {
+  const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  const __m128i low4 = _mm_set1_epi8(0x0F);
+  return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(bytes, 4), low4),
+                          _mm_and_si128(bytes, low4));
+}
+
+}  // namespace
+}  // namespace ri::simd
