@@ -22,7 +22,7 @@ struct EngineOptions {
   int threads = 0;                 // 0: all hardware threads
   int context = 0;                 // 0: the model's trained context
   std::string chat_template;       // empty: detected from the model
-  std::string activations = "q8";  // q8 or float (ActivationPrecision)
+  std::string activations = "float";  // float or q8 (ActivationPrecision)
   // Attention policy of the sequences (--attention, --budget, --page-size,
   // ...).
   std::string attention = "full";

@@ -1,6 +1,8 @@
 // Portable integer matmul kernels (Q8 activations): the reference the SIMD
 // versions are tested against, and the path for CPUs without AVX2.
+#include <cmath>
 #include <cstring>
+#include <type_traits>
 
 #include "kernels/matmul_q8_simd.h"
 #include "util/fp16.h"
@@ -15,62 +17,31 @@ float Fp16At(const uint8_t* p) {
   return Fp16ToFloat(bits);
 }
 
-// The 32 codes of a block in element order, its scale d and offset m.
+// The weight code of element i of a block (the value that multiplies d).
 template <class Format>
-float DecodeBlock(const uint8_t* b, int* codes, float* offset);
-
-template <>
-float DecodeBlock<FormatQ4_0>(const uint8_t* b, int* codes, float* offset) {
-  for (int i = 0; i < 16; ++i) {
-    codes[i] = b[2 + i] & 0x0F;
-    codes[i + 16] = b[2 + i] >> 4;
-  }
-  const float d = Fp16At(b);
-  *offset = -8.0f * d;
-  return d;
-}
-
-template <>
-float DecodeBlock<FormatQ4_1>(const uint8_t* b, int* codes, float* offset) {
-  for (int i = 0; i < 16; ++i) {
-    codes[i] = b[4 + i] & 0x0F;
-    codes[i + 16] = b[4 + i] >> 4;
-  }
-  *offset = Fp16At(b + 2);
-  return Fp16At(b);
-}
-
-template <>
-float DecodeBlock<FormatQ8_0>(const uint8_t* b, int* codes, float* offset) {
-  for (int i = 0; i < 32; ++i) codes[i] = static_cast<int8_t>(b[2 + i]);
-  *offset = 0.0f;
-  return Fp16At(b);
+int Code(const uint8_t* block, int i) {
+  const uint8_t* codes = block + Format::kCodesAt;
+  if constexpr (std::is_same_v<Format, FormatQ8_0>) return static_cast<int8_t>(codes[i]);
+  const int nibble = i < 16 ? codes[i] & 0x0F : codes[i - 16] >> 4;
+  return nibble - Format::kCodeBias;
 }
 
 struct Scalar {
-  static constexpr int kMaxTile = 8;
+  static constexpr bool kHasTileKernel = false;
 
-  template <class Format, int M>
-  static void Row(const uint8_t* w_row, const Q8Activations& x, int first_row, float* offsets,
-                  float* y, size_t y_stride) {
-    float acc[M] = {};
-    int codes[32];
-    for (int64_t block = 0; block < x.num_blocks(); ++block) {
-      const float d =
-          DecodeBlock<Format>(w_row + block * Format::kBlockBytes, codes, offsets + block);
-      for (int m = 0; m < M; ++m) {
-        const int8_t* q = x.codes(first_row + m, block);
-        int dot = 0;
-        for (int i = 0; i < 32; ++i) dot += codes[i] * q[i];
-        acc[m] += d * x.scales(first_row + m)[block] * static_cast<float>(dot);
-      }
+  template <class Format>
+  static float Row(const uint8_t* w_row, const Q8Activations& x, int row) {
+    float partial[kPartialSums] = {};
+    for (int64_t b = 0; b < x.num_blocks(); ++b) {
+      const uint8_t* block = w_row + b * Format::kBlockBytes;
+      const int8_t* q = x.codes(row, b);
+      int dot = 0;
+      for (int i = 0; i < 32; ++i) dot += Code<Format>(block, i) * q[i];
+      float& p = partial[b % kPartialSums];
+      p = std::fma(static_cast<float>(dot), Fp16At(block) * x.scales(row)[b], p);
+      if constexpr (Format::kHasOffset) p = std::fma(Fp16At(block + 2), x.scaled_sums(row)[b], p);
     }
-    for (int m = 0; m < M; ++m) {
-      const float* sums = x.scaled_sums(first_row + m);
-      for (int64_t block = 0; block < x.num_blocks(); ++block)
-        acc[m] += offsets[block] * sums[block];
-      y[m * y_stride] = acc[m];
-    }
+    return SumPartials(partial);
   }
 };
 

@@ -2,27 +2,31 @@
 // (internal to ri_kernels); the float kernels' counterpart is matmul_simd.h,
 // whose notes on internal linkage apply here too.
 //
-// Weight blocks of Q4_0, Q4_1 and Q8_0 are read as unsigned or signed 8-bit
-// codes u with a scale d and an offset m per block: a weight is d * u + m
-// (Q4_0: u = nibble, m = -8 d; Q4_1: stored d and m; Q8_0: u = the signed
-// code, no offset). Against an activation block with codes q and scale s,
-//   sum_i w_i q_i s = d s (sum_i u_i q_i) + m (s sum_i q_i),
-// where the first sum is an exact integer dot product and the second factor
-// is Q8Activations::scaled_sums. A row kernel accumulates the first term per
-// block and keeps each block's m in `offsets` (room for padded_blocks); the
-// offset terms join the accumulators as one dot product at the end of the
-// row.
+// Every kernel computes Y[m][r] for weight row r and activation row m with
+// the same float operations in the same order, in eight independent partial
+// sums (so that a single row has parallel work):
+//   p[0..7] = 0
+//   for each block b, j = b % 8:
+//     p[j] = fma((float) dot_b, d_b * s_b, p[j])
+//     Q4_1 only: p[j] = fma(m_b, x.scaled_sums(m)[b], p[j])
+//   Y = ((p[0] + p[1]) + (p[2] + p[3])) + ((p[4] + p[5]) + (p[6] + p[7]))
+// where d_b (and Q4_1's offset m_b) are the weight block's f16 fields, s_b
+// the activation block's scale, and dot_b the exact integer dot product of
+// the weight codes (Q4_0: nibble - 8, Q4_1: nibble, Q8_0: the signed code)
+// with the activation codes. Integer sums are exact in any order, so the
+// results are bitwise identical at every SIMD level, for every batch size,
+// tiling and row range.
 //
-// An `Isa` provides kMaxTile and
-//   template <class Format, int M> static void Row(const uint8_t* w_row,
-//       const Q8Activations& x, int first_row, float* offsets, float* y,
-//       size_t y_stride)
-// computing Y[m] for x rows first_row .. first_row + M - 1.
+// An `Isa` provides kMaxTile (x rows per pass) and
+//   template <class Format> static float Row(const uint8_t* w_row,
+//       const Q8Activations& x, int row)
+// and, when kHasTileKernel, for 2..8 rows of tile `tile`:
+//   template <class Format> static void Tile(const uint8_t* w_row,
+//       const Q8Activations& x, int tile, int rows, float* y, size_t y_stride)
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
-#include <vector>
 
 #include "kernels/matmul.h"
 #include "kernels/q8_activations.h"
@@ -30,52 +34,59 @@
 
 namespace ri::simd {
 
-// Block layouts: bytes per block, and whether blocks carry an offset m.
+// Block layouts: bytes per block, where the codes start, and how the codes
+// and the offset enter the block's dot product.
 struct FormatQ4_0 {
   static constexpr size_t kBlockBytes = 18;
-  static constexpr bool kHasOffsets = true;
+  static constexpr size_t kCodesAt = 2;
+  static constexpr int kCodeBias = 8;  // weight = d * (nibble - 8)
+  static constexpr bool kHasOffset = false;
 };
 struct FormatQ4_1 {
   static constexpr size_t kBlockBytes = 20;
-  static constexpr bool kHasOffsets = true;
+  static constexpr size_t kCodesAt = 4;
+  static constexpr int kCodeBias = 0;
+  static constexpr bool kHasOffset = true;  // weight = d * nibble + m (f16 at byte 2)
 };
 struct FormatQ8_0 {
   static constexpr size_t kBlockBytes = 34;
-  static constexpr bool kHasOffsets = false;
+  static constexpr size_t kCodesAt = 2;
+  static constexpr int kCodeBias = 0;  // signed codes
+  static constexpr bool kHasOffset = false;
 };
+
+constexpr int kPartialSums = 8;
+
+// The final sum of the partial sums, in the order above (static: each ISA
+// file keeps its own copy).
+static inline float SumPartials(const float* p) {
+  return ((p[0] + p[1]) + (p[2] + p[3])) + ((p[4] + p[5]) + (p[6] + p[7]));
+}
 
 // Weight rows per pass over the x tiles (as kRowChunk in matmul_simd.h).
 constexpr int64_t kQ8RowChunk = 64;
 
-template <class Isa, class Format, int M>
-void TileRowsQ8(int m, const uint8_t* w_rows, size_t row_bytes, int64_t num_rows,
-                const Q8Activations& x, int first_row, float* offsets, float* y, size_t y_stride) {
-  if constexpr (M > 1) {
-    if (m < M) {
-      TileRowsQ8<Isa, Format, M - 1>(m, w_rows, row_bytes, num_rows, x, first_row, offsets, y,
-                                     y_stride);
-      return;
-    }
-  }
-  for (int64_t r = 0; r < num_rows; ++r) {
-    Isa::template Row<Format, M>(w_rows + r * row_bytes, x, first_row, offsets, y + r, y_stride);
-  }
-}
-
 template <class Isa, class Format>
 void RunQ8Rows(const WeightMatrix& w, const Q8Activations& x, float* y, size_t y_stride,
                int64_t row_begin, int64_t row_end) {
-  // Offsets past num_blocks meet zero sums; they must be finite.
-  thread_local std::vector<float> offsets;
-  offsets.assign(x.padded_blocks(), 0.0f);
   // Results of a chunk go to a local tile first (see RunRows).
-  float tile[Isa::kMaxTile][kQ8RowChunk];
+  float tile[Q8Activations::kTileRows][kQ8RowChunk];
   for (int64_t r0 = row_begin; r0 < row_end; r0 += kQ8RowChunk) {
     const int64_t rows = row_end - r0 < kQ8RowChunk ? row_end - r0 : kQ8RowChunk;
-    for (int m0 = 0; m0 < x.num_rows(); m0 += Isa::kMaxTile) {
-      const int m = x.num_rows() - m0 < Isa::kMaxTile ? x.num_rows() - m0 : Isa::kMaxTile;
-      TileRowsQ8<Isa, Format, Isa::kMaxTile>(m, w.data + r0 * w.row_bytes, w.row_bytes, rows, x, m0,
-                                             offsets.data(), &tile[0][0], kQ8RowChunk);
+    for (int m0 = 0; m0 < x.num_rows(); m0 += Q8Activations::kTileRows) {
+      const int m = x.num_rows() - m0 < Q8Activations::kTileRows ? x.num_rows() - m0
+                                                                 : Q8Activations::kTileRows;
+      for (int64_t r = 0; r < rows; ++r) {
+        const uint8_t* w_row = w.data + (r0 + r) * w.row_bytes;
+        if constexpr (Isa::kHasTileKernel) {
+          if (m >= 2) {
+            Isa::template Tile<Format>(w_row, x, m0 / Q8Activations::kTileRows, m, &tile[0][r],
+                                       kQ8RowChunk);
+            continue;
+          }
+        }
+        for (int i = 0; i < m; ++i) tile[i][r] = Isa::template Row<Format>(w_row, x, m0 + i);
+      }
       for (int i = 0; i < m; ++i) {
         float* y_row = y + (m0 + i) * y_stride + r0;
         for (int64_t r = 0; r < rows; ++r) y_row[r] = tile[i][r];

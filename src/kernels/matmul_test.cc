@@ -337,42 +337,52 @@ TEST(MatMulTest, SameInputGroupEqualsSeparateProducts) {
 }
 
 // The quantization follows its definition: scale = max |x| / 127, codes the
-// values divided by it rounded to nearest, zero blocks all zero, padding to
-// a multiple of 16 blocks zero.
+// values divided by it rounded to nearest, zero blocks all zero; the tiles
+// hold the same codes, scales and sums, with zeros for missing rows.
 TEST(Q8ActivationsTest, QuantizesByDefinition) {
   std::mt19937 rng(21);
   constexpr int kRows = 3;
-  constexpr int64_t kCols = 96;  // 3 blocks, padded to 16
+  constexpr int64_t kCols = 96;
   std::vector<float> x = RandomActivations(kRows * (kCols + 5), rng);
   for (int i = 0; i < 32; ++i) x[(kCols + 5) + 32 + i] = 0.0f;  // row 1, block 1
   x[7] = -1000.0f;  // an outlier: the rest of its block keeps only coarse steps
   Q8Activations q;
   q.Quantize(x.data(), kRows, kCols + 5, kCols);
   ASSERT_EQ(q.num_blocks(), 3);
-  ASSERT_EQ(q.padded_blocks(), 16);
   for (int row = 0; row < kRows; ++row) {
-    for (int64_t b = 0; b < 16; ++b) {
+    for (int64_t b = 0; b < 3; ++b) {
       const int8_t* codes = q.codes(row, b);
-      if (b >= 3) {
-        EXPECT_EQ(q.scales(row)[b], 0.0f);
-        EXPECT_EQ(q.scaled_sums(row)[b], 0.0f);
-        for (int i = 0; i < 32; ++i) EXPECT_EQ(codes[i], 0);
-        continue;
-      }
       const float* values = x.data() + row * (kCols + 5) + b * 32;
       float amax = 0.0f;
       for (int i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(values[i]));
-      EXPECT_EQ(q.scales(row)[b], amax / 127.0f);
+      const float scale = q.scales(row)[b];
+      EXPECT_EQ(scale, amax / 127.0f);
       int sum = 0;
       for (int i = 0; i < 32; ++i) {
         const int expected =
             amax == 0.0f ? 0 : static_cast<int>(std::nearbyint(values[i] * (127.0f / amax)));
         EXPECT_EQ(codes[i], expected) << "row " << row << " block " << b << " i " << i;
         EXPECT_LE(std::abs(codes[i]), 127);
-        EXPECT_LE(std::fabs(values[i] - codes[i] * q.scales(row)[b]), q.scales(row)[b] * 0.5001f);
+        EXPECT_LE(std::fabs(values[i] - codes[i] * scale), scale * 0.5001f);
+        EXPECT_EQ(q.tile_codes(0, b - b % 2)[i / 4 * 64 + b % 2 * 32 + row * 4 + i % 4], codes[i]);
         sum += codes[i];
       }
-      EXPECT_EQ(q.scaled_sums(row)[b], q.scales(row)[b] * static_cast<float>(sum));
+      EXPECT_EQ(q.code_sums(row)[b], sum);
+      EXPECT_EQ(q.scaled_sums(row)[b], scale * static_cast<float>(sum));
+      EXPECT_EQ(q.tile_scales(0, b)[row], scale);
+      EXPECT_EQ(q.tile_code_sums(0, b)[row], sum);
+      EXPECT_EQ(q.tile_scaled_sums(0, b)[row], q.scaled_sums(row)[b]);
+    }
+  }
+  // Missing rows, and the missing fourth block of the second pair, are zero.
+  for (int64_t b = 0; b < 4; ++b) {
+    for (int lane = b < 3 ? kRows : 0; lane < 8; ++lane) {
+      EXPECT_EQ(q.tile_scales(0, b)[lane], 0.0f);
+      EXPECT_EQ(q.tile_code_sums(0, b)[lane], 0);
+      for (int k = 0; k < 8; ++k) {
+        const int8_t* group = q.tile_codes(0, b - b % 2) + k * 64 + b % 2 * 32 + lane * 4;
+        EXPECT_EQ(std::memcmp(group, "\0\0\0\0", 4), 0);
+      }
     }
   }
   EXPECT_EQ(q.scales(1)[1], 0.0f);
@@ -423,6 +433,31 @@ TEST(Q8MatMulTest, MatchesDoubleReferenceAtEverySimdLevel) {
             }
           }
         }
+      }
+    }
+  }
+}
+
+// The Q8 kernels run the same float operations in the same order at every
+// level (matmul_q8_simd.h): results equal the scalar kernel's bit for bit.
+TEST(Q8MatMulTest, EveryLevelEqualsScalarBitForBit) {
+  std::mt19937 rng(23);
+  for (TensorType type : kQ8Types) {
+    RandomMatrix matrix(type, 45, 224, rng);
+    matrix.w.activations = ActivationPrecision::kQ8;
+    const std::vector<float> x = RandomActivations(11 * 224, rng);
+    std::vector<float> expected(11 * 45);
+    {
+      SimdLevelGuard guard(SimdLevel::kScalar);
+      MatMulRows(matrix.w, x.data(), 11, 224, expected.data(), 45, 0, 45);
+    }
+    for (SimdLevel level : SupportedLevels()) {
+      SimdLevelGuard guard(level);
+      for (int num_x : {1, 2, 11}) {
+        std::vector<float> y(num_x * 45);
+        MatMulRows(matrix.w, x.data(), num_x, 224, y.data(), 45, 0, 45);
+        ASSERT_EQ(0, std::memcmp(y.data(), expected.data(), y.size() * sizeof(float)))
+            << Label(level, type, 224, num_x);
       }
     }
   }

@@ -10,9 +10,9 @@ namespace ri {
 
 namespace {
 
-// One block of 32 floats: codes, scale and scale * sum of codes. SSE2's
-// cvtps2dq rounds to nearest even under the default rounding mode.
-void QuantizeBlock(const float* x, int8_t* codes, float* scale, float* scaled_sum) {
+// One block of 32 floats: codes, scale and sum of codes. SSE2's cvtps2dq
+// rounds to nearest even under the default rounding mode.
+void QuantizeBlock(const float* x, int8_t* codes, float* scale, int32_t* sum) {
   const __m128 sign = _mm_set1_ps(-0.0f);
   __m128 max_abs = _mm_setzero_ps();
   for (int i = 0; i < 32; i += 4)
@@ -23,7 +23,7 @@ void QuantizeBlock(const float* x, int8_t* codes, float* scale, float* scaled_su
   if (amax == 0.0f) {
     std::memset(codes, 0, 32);
     *scale = 0.0f;
-    *scaled_sum = 0.0f;
+    *sum = 0;
     return;
   }
   *scale = amax / 127.0f;
@@ -40,7 +40,13 @@ void QuantizeBlock(const float* x, int8_t* codes, float* scale, float* scaled_su
   }
   sums = _mm_add_epi32(sums, _mm_shuffle_epi32(sums, _MM_SHUFFLE(1, 0, 3, 2)));
   sums = _mm_add_epi32(sums, _mm_shuffle_epi32(sums, _MM_SHUFFLE(2, 3, 0, 1)));
-  *scaled_sum = *scale * static_cast<float>(_mm_cvtsi128_si32(sums));
+  *sum = _mm_cvtsi128_si32(sums);
+}
+
+// `bytes` bytes of `storage`, 64-byte aligned.
+int8_t* AlignedBytes(std::vector<int8_t>& storage, size_t bytes) {
+  if (storage.size() < bytes + 64) storage.resize(bytes + 64);
+  return storage.data() + (64 - reinterpret_cast<uintptr_t>(storage.data()) % 64) % 64;
 }
 
 }  // namespace
@@ -51,21 +57,38 @@ void Q8Activations::Quantize(const float* x, int num_rows, size_t stride, int64_
   }
   num_rows_ = num_rows;
   num_blocks_ = cols / 32;
-  padded_blocks_ = (num_blocks_ + 15) / 16 * 16;
-  const size_t blocks = static_cast<size_t>(num_rows) * padded_blocks_;
-  if (storage_.size() < blocks * 32 + 64) storage_.resize(blocks * 32 + 64);
-  codes_ = storage_.data() + (64 - reinterpret_cast<uintptr_t>(storage_.data()) % 64) % 64;
+  const size_t blocks = static_cast<size_t>(num_rows) * num_blocks_;
+  codes_ = AlignedBytes(storage_, blocks * 32);
   scales_.resize(blocks);
+  code_sums_.resize(blocks);
   scaled_sums_.resize(blocks);
   for (int row = 0; row < num_rows; ++row) {
-    for (int64_t b = 0; b < padded_blocks_; ++b) {
-      const size_t i = static_cast<size_t>(row) * padded_blocks_ + b;
-      if (b < num_blocks_) {
-        QuantizeBlock(x + row * stride + b * 32, codes_ + i * 32, &scales_[i], &scaled_sums_[i]);
-      } else {
-        std::memset(codes_ + i * 32, 0, 32);
-        scales_[i] = scaled_sums_[i] = 0.0f;
-      }
+    for (int64_t b = 0; b < num_blocks_; ++b) {
+      const size_t i = Index(row, b);
+      QuantizeBlock(x + row * stride + b * 32, codes_ + i * 32, &scales_[i], &code_sums_[i]);
+      scaled_sums_[i] = scales_[i] * static_cast<float>(code_sums_[i]);
+    }
+  }
+  if (num_rows >= 2) BuildTiles();
+}
+
+void Q8Activations::BuildTiles() {
+  const int num_tiles = (num_rows_ + kTileRows - 1) / kTileRows;
+  const size_t entries = static_cast<size_t>(num_tiles) * tile_blocks() * kTileRows;
+  tile_codes_ = AlignedBytes(tile_storage_, entries * 32);
+  tile_scales_.assign(entries, 0.0f);
+  tile_code_sums_.assign(entries, 0);
+  tile_scaled_sums_.assign(entries, 0.0f);
+  std::memset(tile_codes_, 0, entries * 32);
+  for (int row = 0; row < num_rows_; ++row) {
+    const int tile = row / kTileRows, lane = row % kTileRows;
+    for (int64_t b = 0; b < num_blocks_; ++b) {
+      const size_t t = TileIndex(tile, b);
+      int8_t* group = tile_codes_ + TileIndex(tile, b - b % 2) * 32 + b % 2 * 32 + lane * 4;
+      for (int k = 0; k < 8; ++k) std::memcpy(group + k * 64, codes(row, b) + k * 4, 4);
+      tile_scales_[t + lane] = scales_[Index(row, b)];
+      tile_code_sums_[t + lane] = code_sums_[Index(row, b)];
+      tile_scaled_sums_[t + lane] = scaled_sums_[Index(row, b)];
     }
   }
 }

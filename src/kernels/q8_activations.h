@@ -6,6 +6,12 @@
 // rounded to nearest (ties to even), so each value is off by at most s / 2.
 // An all-zero block has s = 0 and zero codes. The quantization is plain SSE2
 // and identical at every SIMD level.
+//
+// Besides the rows, a batch of two or more rows is also stored in tiles of 8
+// rows (rows past the last are zero), by pairs of blocks (a missing last
+// block is zero), for kernels that broadcast 4 weight codes of each block of
+// a pair against 4 codes of each of the 8 rows: group k of a tile pair is
+// 2 blocks x 8 rows x codes 4k..4k+3.
 #pragma once
 
 #include <cstddef>
@@ -16,38 +22,67 @@ namespace ri {
 
 class Q8Activations {
  public:
+  static constexpr int kTileRows = 8;
+
   // Quantizes `num_rows` rows of `cols` floats (a multiple of 32), `stride`
   // floats apart. Reuses the storage of earlier calls.
   void Quantize(const float* x, int num_rows, size_t stride, int64_t cols);
 
   int num_rows() const { return num_rows_; }
   int64_t num_blocks() const { return num_blocks_; }
-  // Blocks per stored row: num_blocks rounded up to a multiple of 16, so that
-  // kernels can take blocks in pairs and sums 16 at a time; padding blocks
-  // have zero codes, scales and sums.
-  int64_t padded_blocks() const { return padded_blocks_; }
 
-  // The 32 codes of block `block` of row `row` (64-byte aligned for even
-  // blocks).
+  // The 32 codes of block `block` of row `row` (32-byte aligned).
   const int8_t* codes(int row, int64_t block) const {
-    return codes_ + (static_cast<size_t>(row) * padded_blocks_ + block) * 32;
+    return codes_ + (static_cast<size_t>(row) * num_blocks_ + block) * 32;
   }
-  // Scales of row `row`, padded_blocks of them.
-  const float* scales(int row) const { return &scales_[static_cast<size_t>(row) * padded_blocks_]; }
-  // Per block: scale * (sum of the codes), what a per-block weight offset m
-  // multiplies (sum_i (d u_i + m) q_i s = d s sum u_i q_i + m s sum q_i).
-  const float* scaled_sums(int row) const {
-    return &scaled_sums_[static_cast<size_t>(row) * padded_blocks_];
+  // Per block of row `row`: the scale, the sum of the codes, and
+  // scale * (float) sum, which a per-block weight offset m multiplies
+  // (sum_i (d u_i + m) q_i s = d s sum u_i q_i + m s sum q_i).
+  const float* scales(int row) const { return &scales_[Index(row, 0)]; }
+  const int32_t* code_sums(int row) const { return &code_sums_[Index(row, 0)]; }
+  const float* scaled_sums(int row) const { return &scaled_sums_[Index(row, 0)]; }
+
+  // Tile `tile` (rows 8 tile ..): for the block pair starting at even block
+  // `block`, 512 bytes of codes (block 2p + h, row i, codes 4k..4k+3 at
+  // 64 k + 32 h + 4 i); for each block, 8 values (one per row) of scales,
+  // code sums and scaled sums, those of a pair adjacent. Only when
+  // num_rows >= 2.
+  const int8_t* tile_codes(int tile, int64_t block) const {
+    return tile_codes_ + TileIndex(tile, block) * 32;
+  }
+  const float* tile_scales(int tile, int64_t block) const {
+    return &tile_scales_[TileIndex(tile, block)];
+  }
+  const int32_t* tile_code_sums(int tile, int64_t block) const {
+    return &tile_code_sums_[TileIndex(tile, block)];
+  }
+  const float* tile_scaled_sums(int tile, int64_t block) const {
+    return &tile_scaled_sums_[TileIndex(tile, block)];
   }
 
  private:
+  size_t Index(int row, int64_t block) const {
+    return static_cast<size_t>(row) * num_blocks_ + block;
+  }
+  // Tiles have an even number of blocks.
+  int64_t tile_blocks() const { return (num_blocks_ + 1) / 2 * 2; }
+  size_t TileIndex(int tile, int64_t block) const {
+    return (static_cast<size_t>(tile) * tile_blocks() + block) * kTileRows;
+  }
+  void BuildTiles();
+
   int num_rows_ = 0;
   int64_t num_blocks_ = 0;
-  int64_t padded_blocks_ = 0;
   std::vector<int8_t> storage_;  // codes_ points 64-byte aligned into it
   int8_t* codes_ = nullptr;
   std::vector<float> scales_;
+  std::vector<int32_t> code_sums_;
   std::vector<float> scaled_sums_;
+  std::vector<int8_t> tile_storage_;  // tile_codes_ points 64-byte aligned into it
+  int8_t* tile_codes_ = nullptr;
+  std::vector<float> tile_scales_;
+  std::vector<int32_t> tile_code_sums_;
+  std::vector<float> tile_scaled_sums_;
 };
 
 }  // namespace ri
