@@ -81,48 +81,69 @@ struct Avx512Vnni {
 
   template <class Format>
   static float Row(const uint8_t* w_row, const Q8Activations& x, int row) {
+    float y;
+    Rows<Format, 1>(w_row, x, row, &y, 1);
+    return y;
+  }
+
+  // One weight row against activation rows first_row .. first_row + R - 1
+  // (R small: the weight codes and fields are read once for all of them).
+  template <class Format, int R>
+  static void Rows(const uint8_t* w_row, const Q8Activations& x, int first_row, float* y,
+                   size_t y_stride) {
     const int64_t num_blocks = x.num_blocks();
-    __m256 acc = _mm256_setzero_ps();
+    __m256 acc[R];
+    for (__m256& a : acc) a = _mm256_setzero_ps();
     for (int64_t b0 = 0; b0 < num_blocks; b0 += kPartialSums) {
       const int n =
           num_blocks - b0 < kPartialSums ? static_cast<int>(num_blocks - b0) : kPartialSums;
       const __mmask8 lanes = static_cast<__mmask8>((1u << n) - 1);
-      __m512i pairs[4];
+      __m512i pairs[R][4];
 #pragma GCC unroll 4
       for (int p = 0; p < 4; ++p) {
         const int j = 2 * p;
-        if (j >= n) {
-          pairs[p] = _mm512_setzero_si512();
-          continue;
-        }
         const uint8_t* a = w_row + (b0 + j) * Format::kBlockBytes;
-        const int8_t* q = x.codes(row, b0 + j);
-        if (j + 1 < n) {
+        if (j >= n) {
+          for (int r = 0; r < R; ++r) pairs[r][p] = _mm512_setzero_si512();
+        } else if (j + 1 < n) {
           const __m512i w = _mm512_inserti64x4(_mm512_castsi256_si512(UnsignedCodes<Format>(a)),
                                                UnsignedCodes<Format>(a + Format::kBlockBytes), 1);
-          pairs[p] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w, _mm512_loadu_si512(q));
+          for (int r = 0; r < R; ++r) {
+            pairs[r][p] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w,
+                                              _mm512_loadu_si512(x.codes(first_row + r, b0 + j)));
+          }
         } else {
-          pairs[p] = _mm512_zextsi256_si512(
-              _mm256_dpbusd_epi32(_mm256_setzero_si256(), UnsignedCodes<Format>(a),
-                                  _mm256_load_si256(reinterpret_cast<const __m256i*>(q))));
+          const __m256i w = UnsignedCodes<Format>(a);
+          for (int r = 0; r < R; ++r) {
+            pairs[r][p] = _mm512_zextsi256_si512(_mm256_dpbusd_epi32(
+                _mm256_setzero_si256(), w,
+                _mm256_load_si256(
+                    reinterpret_cast<const __m256i*>(x.codes(first_row + r, b0 + j)))));
+          }
         }
       }
-      __m256i dots = FoldBlockSums(pairs);
-      if constexpr (kBiasShift<Format> != 0) {
-        const __m256i sums = _mm256_maskz_loadu_epi32(lanes, x.code_sums(row) + b0);
-        dots = _mm256_sub_epi32(dots, _mm256_slli_epi32(sums, kBiasShift<Format>));
-      }
       const BlockFields fields = GatherFields<Format>(w_row, b0, lanes);
-      const __m256 scales =
-          _mm256_mul_ps(fields.d, _mm256_maskz_loadu_ps(lanes, x.scales(row) + b0));
-      acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dots), scales, acc);
-      if constexpr (Format::kHasOffset) {
-        acc = _mm256_fmadd_ps(fields.m, _mm256_maskz_loadu_ps(lanes, x.scaled_sums(row) + b0), acc);
+      for (int r = 0; r < R; ++r) {
+        const int row = first_row + r;
+        __m256i dots = FoldBlockSums(pairs[r]);
+        if constexpr (kBiasShift<Format> != 0) {
+          const __m256i sums = _mm256_maskz_loadu_epi32(lanes, x.code_sums(row) + b0);
+          dots = _mm256_sub_epi32(dots, _mm256_slli_epi32(sums, kBiasShift<Format>));
+        }
+        const __m256 scales =
+            _mm256_mul_ps(fields.d, _mm256_maskz_loadu_ps(lanes, x.scales(row) + b0));
+        acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dots), scales, acc[r]);
+        if constexpr (Format::kHasOffset) {
+          acc[r] = _mm256_fmadd_ps(fields.m, _mm256_maskz_loadu_ps(lanes, x.scaled_sums(row) + b0),
+                                   acc[r]);
+        }
       }
     }
-    alignas(32) float partial[kPartialSums];
-    _mm256_store_ps(partial, acc);
-    return SumPartials(partial);
+    for (int r = 0; r < R; ++r) {
+      alignas(32) float partial[kPartialSums];
+      _mm256_store_ps(partial, acc[r]);
+      y[r * y_stride] = SumPartials(partial);
+    }
   }
 
   // Blocks go in pairs: lanes 0-7 of a vector are block 2P's 8 rows, lanes
@@ -131,6 +152,8 @@ struct Avx512Vnni {
   template <class Format>
   static void Tile(const uint8_t* w_row, const Q8Activations& x, int tile, int rows, float* y,
                    size_t y_stride) {
+    // Two rows cost less in the row kernel, sharing the weight decoding.
+    if (rows == 2) return Rows<Format, 2>(w_row, x, tile * Q8Activations::kTileRows, y, y_stride);
     __m512 acc[kPartialSums / 2];
     for (__m512& a : acc) a = _mm512_setzero_ps();
     const int64_t num_blocks = x.num_blocks();
