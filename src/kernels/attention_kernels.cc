@@ -151,29 +151,42 @@ RI_AVX512 float PageUpperBoundAvx512(const float* queries, int num_queries, cons
   return _mm512_reduce_add_ps(acc);
 }
 
-// One query against keys, dim a multiple of 16, four keys per step.
-RI_AVX512 void ScoreKeysAvx512One(const float* query, const uint16_t* keys, int count, int dim,
-                                  float scale, float* scores) {
+// kQueries queries against keys, dim a multiple of 16, four keys per step:
+// each key vector is converted once for all the queries (the heads sharing
+// a kv head). Every (query, key) pair runs the same operations whatever
+// kQueries.
+template <int kQueries>
+RI_AVX512 void ScoreKeysAvx512(const float* queries, const uint16_t* keys, int count, int dim,
+                               float scale, float* scores, size_t score_stride) {
   int i = 0;
   for (; i + 4 <= count; i += 4) {
-    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
-                     _mm512_setzero_ps()};
+    __m512 acc[kQueries][4];
+    for (int q = 0; q < kQueries; ++q) {
+      for (int k = 0; k < 4; ++k) acc[q][k] = _mm512_setzero_ps();
+    }
     for (int d = 0; d < dim; d += 16) {
-      const __m512 q = _mm512_loadu_ps(query + d);
-      for (int k = 0; k < 4; ++k) {
-        acc[k] = _mm512_fmadd_ps(q, LoadHalf16(keys + static_cast<size_t>(i + k) * dim + d), acc[k]);
+      __m512 key[4];
+      for (int k = 0; k < 4; ++k) key[k] = LoadHalf16(keys + static_cast<size_t>(i + k) * dim + d);
+      for (int q = 0; q < kQueries; ++q) {
+        const __m512 query = _mm512_loadu_ps(queries + q * dim + d);
+        for (int k = 0; k < 4; ++k) acc[q][k] = _mm512_fmadd_ps(query, key[k], acc[q][k]);
       }
     }
-    _mm_storeu_ps(scores + i, _mm_mul_ps(ReduceFour(acc[0], acc[1], acc[2], acc[3]),
-                                         _mm_set1_ps(scale)));
+    for (int q = 0; q < kQueries; ++q) {
+      _mm_storeu_ps(scores + q * score_stride + i,
+                    _mm_mul_ps(ReduceFour(acc[q][0], acc[q][1], acc[q][2], acc[q][3]),
+                               _mm_set1_ps(scale)));
+    }
   }
   for (; i < count; ++i) {
-    __m512 acc = _mm512_setzero_ps();
-    for (int d = 0; d < dim; d += 16) {
-      acc = _mm512_fmadd_ps(_mm512_loadu_ps(query + d),
-                            LoadHalf16(keys + static_cast<size_t>(i) * dim + d), acc);
+    for (int q = 0; q < kQueries; ++q) {
+      __m512 acc = _mm512_setzero_ps();
+      for (int d = 0; d < dim; d += 16) {
+        acc = _mm512_fmadd_ps(_mm512_loadu_ps(queries + q * dim + d),
+                              LoadHalf16(keys + static_cast<size_t>(i) * dim + d), acc);
+      }
+      scores[q * score_stride + i] = _mm512_reduce_add_ps(acc) * scale;
     }
-    scores[i] = _mm512_reduce_add_ps(acc) * scale;
   }
 }
 
@@ -336,8 +349,14 @@ void ScoreKeysF16(const float* queries, int num_queries, const uint16_t* keys, i
                   float scale, float* scores, size_t score_stride) {
   const SimdLevel level = ActiveSimdLevel();
   if (level == SimdLevel::kAvx512 && dim % 16 == 0) {
-    for (int q = 0; q < num_queries; ++q) {
-      ScoreKeysAvx512One(queries + q * dim, keys, count, dim, scale, scores + q * score_stride);
+    int q = 0;
+    for (; q + 3 <= num_queries; q += 3) {
+      ScoreKeysAvx512<3>(queries + q * dim, keys, count, dim, scale, scores + q * score_stride,
+                         score_stride);
+    }
+    for (; q < num_queries; ++q) {
+      ScoreKeysAvx512<1>(queries + q * dim, keys, count, dim, scale, scores + q * score_stride,
+                         score_stride);
     }
   } else if (level >= SimdLevel::kAvx2 && dim % 8 == 0) {
     for (int q = 0; q < num_queries; ++q) {
