@@ -51,7 +51,8 @@ bool UsesQ8Activations(const WeightMatrix& w);
 // row m: not on num_x, the row range or (for MatMul) the thread count. Levels
 // differ only by float rounding. The weights used are exactly the
 // DequantizeRow values; only the summation order differs from a plain loop.
-// With Q8 activations the same holds for the quantized activations.
+// With Q8 activations the same holds for the quantized activations, and the
+// levels agree bit for bit (matmul_q8_simd.h).
 void MatMulRows(const WeightMatrix& w, const float* x, int num_x, size_t x_stride, float* y,
                 size_t y_stride, int64_t row_begin, int64_t row_end);
 

@@ -16,39 +16,27 @@ int HorizontalSum(__m256i v) {
   return _mm_cvtsi128_si32(sum);
 }
 
-float Fma(float a, float b, float c) {
-  return _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(a), _mm_set_ss(b), _mm_set_ss(c)));
-}
-
 struct Avx2 {
   static constexpr bool kHasTileKernel = false;
 
   template <class Format>
   static float Row(const uint8_t* w_row, const Q8Activations& x, int row) {
-    const float* scales = x.scales(row);
     const int32_t* code_sums = x.code_sums(row);
-    const float* scaled_sums = x.scaled_sums(row);
-    const __m256i ones = _mm256_set1_epi16(1);
-    float partial[kPartialSums] = {};
-    for (int64_t b = 0; b < x.num_blocks(); ++b) {
-      const uint8_t* block = w_row + b * Format::kBlockBytes;
+    const auto block_dot = [&](const uint8_t* block, int64_t b) {
+      const __m256i ones = _mm256_set1_epi16(1);
       const __m256i codes = BlockCodes<Format>(block);
       const __m256i q = _mm256_load_si256(reinterpret_cast<const __m256i*>(x.codes(row, b)));
-      int dot;
       if constexpr (std::is_same_v<Format, FormatQ8_0>) {
         // Signed codes: their magnitudes times activation codes carrying their signs.
-        dot = HorizontalSum(_mm256_madd_epi16(
+        return HorizontalSum(_mm256_madd_epi16(
             _mm256_maddubs_epi16(_mm256_sign_epi8(codes, codes), _mm256_sign_epi8(q, codes)),
             ones));
       } else {
-        dot = HorizontalSum(_mm256_madd_epi16(_mm256_maddubs_epi16(codes, q), ones)) -
-              Format::kCodeBias * code_sums[b];
+        return HorizontalSum(_mm256_madd_epi16(_mm256_maddubs_epi16(codes, q), ones)) -
+               Format::kCodeBias * code_sums[b];
       }
-      float& p = partial[b % kPartialSums];
-      p = Fma(static_cast<float>(dot), Fp16At(block) * scales[b], p);
-      if constexpr (Format::kHasOffset) p = Fma(Fp16At(block + 2), scaled_sums[b], p);
-    }
-    return SumPartials(partial);
+    };
+    return RowByBlocks<Format>(w_row, x, row, block_dot, Fp16At);
   }
 };
 

@@ -1,6 +1,5 @@
 // Portable integer matmul kernels (Q8 activations): the reference the SIMD
 // versions are tested against, and the path for CPUs without AVX2.
-#include <cmath>
 #include <cstring>
 #include <type_traits>
 
@@ -31,17 +30,13 @@ struct Scalar {
 
   template <class Format>
   static float Row(const uint8_t* w_row, const Q8Activations& x, int row) {
-    float partial[kPartialSums] = {};
-    for (int64_t b = 0; b < x.num_blocks(); ++b) {
-      const uint8_t* block = w_row + b * Format::kBlockBytes;
+    const auto block_dot = [&](const uint8_t* block, int64_t b) {
       const int8_t* q = x.codes(row, b);
       int dot = 0;
       for (int i = 0; i < 32; ++i) dot += Code<Format>(block, i) * q[i];
-      float& p = partial[b % kPartialSums];
-      p = std::fma(static_cast<float>(dot), Fp16At(block) * x.scales(row)[b], p);
-      if constexpr (Format::kHasOffset) p = std::fma(Fp16At(block + 2), x.scaled_sums(row)[b], p);
-    }
-    return SumPartials(partial);
+      return dot;
+    };
+    return RowByBlocks<Format>(w_row, x, row, block_dot, Fp16At);
   }
 };
 

@@ -25,6 +25,7 @@
 //       const Q8Activations& x, int tile, int rows, float* y, size_t y_stride)
 #pragma once
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 
@@ -61,6 +62,26 @@ constexpr int kPartialSums = 8;
 // file keeps its own copy).
 static inline float SumPartials(const float* p) {
   return ((p[0] + p[1]) + (p[2] + p[3])) + ((p[4] + p[5]) + (p[6] + p[7]));
+}
+
+// The float steps above for weight row `w_row` against activation row
+// `row`, one block at a time: block_dot(block, b) gives the exact integer
+// dot_b of block b (at `block`), fp16(p) the f16 value at p as a float. The
+// one-row kernels without vector lanes per block share it; each ISA file
+// instantiates it with its own callables, so each keeps its own copy.
+template <class Format, class BlockDot, class Fp16>
+float RowByBlocks(const uint8_t* w_row, const Q8Activations& x, int row, BlockDot block_dot,
+                  Fp16 fp16) {
+  const float* scales = x.scales(row);
+  const float* scaled_sums = x.scaled_sums(row);
+  float partial[kPartialSums] = {};
+  for (int64_t b = 0; b < x.num_blocks(); ++b) {
+    const uint8_t* block = w_row + b * Format::kBlockBytes;
+    float& p = partial[b % kPartialSums];
+    p = std::fma(static_cast<float>(block_dot(block, b)), fp16(block) * scales[b], p);
+    if constexpr (Format::kHasOffset) p = std::fma(fp16(block + 2), scaled_sums[b], p);
+  }
+  return SumPartials(partial);
 }
 
 // Weight rows per pass over the x tiles (as kRowChunk in matmul_simd.h).
