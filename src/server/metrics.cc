@@ -47,21 +47,23 @@ std::string Metrics::Render() const {
   for (const auto& [policy, count] : policy_requests_) {
     text += fmt::format("retroinfer_requests_total{{policy=\"{}\"}} {}\n", policy, count);
   }
-  header("retroinfer_prompt_tokens_total", "counter", "Prompt tokens prefilled.");
-  text += fmt::format("retroinfer_prompt_tokens_total {}\n", prompt_tokens_);
-  header("retroinfer_generated_tokens_total", "counter", "Tokens generated.");
-  text += fmt::format("retroinfer_generated_tokens_total {}\n", generated_tokens_);
-  header("retroinfer_decode_steps_total", "counter", "Batched decode steps.");
-  text += fmt::format("retroinfer_decode_steps_total {}\n", decode_steps_);
-  header("retroinfer_queue_length", "gauge", "Requests waiting for a sequence slot.");
-  text += fmt::format("retroinfer_queue_length {}\n", queue_length_);
-  header("retroinfer_active_sequences", "gauge", "Sequences being generated.");
-  text += fmt::format("retroinfer_active_sequences {}\n", active_sequences_);
-  header("retroinfer_kv_pages_in_use", "gauge", "KV cache pages held by sequences.");
-  text += fmt::format("retroinfer_kv_pages_in_use {}\n", kv_pages_in_use_);
-  header("retroinfer_decode_tokens_per_second", "gauge",
-         "Tokens per second of the last batched decode step.");
-  text += fmt::format("retroinfer_decode_tokens_per_second {:.3f}\n", decode_tokens_per_second_);
+  // A metric without labels.
+  const auto single = [&](std::string_view name, std::string_view type, std::string_view help,
+                          const auto& value) {
+    header(name, type, help);
+    text += fmt::format("{} {}\n", name, value);
+  };
+  single("retroinfer_prompt_tokens_total", "counter", "Prompt tokens prefilled.", prompt_tokens_);
+  single("retroinfer_generated_tokens_total", "counter", "Tokens generated.", generated_tokens_);
+  single("retroinfer_decode_steps_total", "counter", "Batched decode steps.", decode_steps_);
+  single("retroinfer_queue_length", "gauge", "Requests waiting for a sequence slot.",
+         queue_length_);
+  single("retroinfer_active_sequences", "gauge", "Sequences being generated.", active_sequences_);
+  single("retroinfer_kv_pages_in_use", "gauge", "KV cache pages held by sequences.",
+         kv_pages_in_use_);
+  single("retroinfer_decode_tokens_per_second", "gauge",
+         "Tokens per second of the last batched decode step.",
+         fmt::format("{:.3f}", decode_tokens_per_second_));
   return text;
 }
 
