@@ -6,25 +6,10 @@ set -uo pipefail
 bin="$1"
 model="$2"
 golden="$3"
-failures=0
-passes=0
+# shellcheck source=../../tests/shell_checks.sh
+source "$(dirname "$0")/../../tests/shell_checks.sh"
 scratch="$(mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT
-
-# expect_failure NAME EXPECTED_MESSAGE_PART ARGS...
-expect_failure() {
-  local name="$1" expected="$2"
-  shift 2
-  local output status
-  output="$(timeout 60 "$bin" "$@" 2>&1 </dev/null)"
-  status=$?
-  if [ "$status" -eq 0 ] || [ "$status" -ge 124 ] || ! grep -qiF -- "$expected" <<<"$output"; then
-    echo "FAIL $name: exit $status, output: $output"
-    failures=$((failures + 1))
-  else
-    passes=$((passes + 1))
-  fi
-}
 
 expect_failure "no subcommand" "subcommand"
 expect_failure "unknown subcommand" "unknown" frobnicate
@@ -50,23 +35,20 @@ expect_failure "missing prompt file" "cannot read" generate -m "$model" -f "$scr
 if [ -f "$model" ]; then
   answer="$("$bin" generate -m "$model" --chat -n 24 -t 2 -p "What is the capital of France?" 2>/dev/null)"
   if grep -q "Paris" <<<"$answer"; then passes=$((passes + 1)); else
-    echo "FAIL greedy chat answer has no Paris: $answer"
-    failures=$((failures + 1))
+    fail "greedy chat answer has no Paris: $answer"
   fi
   for policy in "quest --budget 0.5" "retro --budget 0.5 --window 4" "streaming --budget 64" "tova --budget 64"; do
     # shellcheck disable=SC2086
     if output="$("$bin" generate -m "$model" -n 8 -t 2 -p "The history of Rome" --stats --attention $policy 2>&1)" &&
        grep -q "decode steps" <<<"$output"; then passes=$((passes + 1)); else
-      echo "FAIL generate with --attention $policy: $output"
-      failures=$((failures + 1))
+      fail "generate with --attention $policy: $output"
     fi
   done
   if "$bin" info -m "$model" | grep -q "architecture:    llama"; then passes=$((passes + 1)); else
-    echo "FAIL info"; failures=$((failures + 1))
+    fail "info"
   fi
 else
   echo "SKIP model-level checks: $model missing"
 fi
 
-echo "$passes passed, $failures failed"
-[ "$failures" -eq 0 ]
+finish

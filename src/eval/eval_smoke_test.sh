@@ -8,8 +8,8 @@ set -uo pipefail
 bin="$1"
 model="$2"
 data="$3"
-failures=0
-passes=0
+# shellcheck source=../../tests/shell_checks.sh
+source "$(dirname "$0")/../../tests/shell_checks.sh"
 scratch="$(mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT
 
@@ -17,11 +17,6 @@ if [ ! -f "$model" ] || [ ! -d "$data" ]; then
   echo "SKIP: model ($model) or evaluation data ($data) missing"
   exit 0
 fi
-
-fail() {
-  echo "FAIL $1"
-  failures=$((failures + 1))
-}
 
 # run_eval NAME EXPECTED_RECORDS ARGS...: runs an eval writing NAME.jsonl and
 # NAME.svg and checks the exit status, the table and both files.
@@ -64,26 +59,12 @@ if [ "$(numbers "$scratch/first.jsonl")" = "$(numbers "$scratch/ppl.jsonl")" ] &
   fail "two identical ppl runs differ: $(numbers "$scratch/first.jsonl") vs $(numbers "$scratch/ppl.jsonl")"
 fi
 
-# expect_failure NAME EXPECTED_MESSAGE_PART ARGS...
-expect_failure() {
-  local name="$1" expected="$2"
-  shift 2
-  local output status
-  output="$(timeout 60 "$bin" eval "$@" 2>&1 </dev/null)"
-  status=$?
-  if [ "$status" -eq 0 ] || [ "$status" -ge 124 ] || ! grep -qiF -- "$expected" <<<"$output"; then
-    fail "$name: exit $status, output: $output"
-  else
-    passes=$((passes + 1))
-  fi
-}
-expect_failure "no eval kind" "subcommand"
-expect_failure "bad policy" "unknown attention policy" ppl -m "$model" --text "$book" --policies full,magic
-expect_failure "single-policy option" "--attention" ppl -m "$model" --text "$book" --attention quest
-expect_failure "text too short" "tokens" ppl -m "$model" --text "$data/longgenbench/gsm8k_8shot_prompt.txt" --prompt-tokens 4000 --eval-tokens 100
-expect_failure "missing text" "cannot read" ppl -m "$model" --text "$scratch/none.txt"
-expect_failure "unknown task" "task" longgenbench -m "$model" --task csqa
-expect_failure "missing data" "mmlu" longgenbench -m "$model" --task mmlu --data-dir "$scratch"
+expect_failure "no eval kind" "subcommand" eval
+expect_failure "bad policy" "unknown attention policy" eval ppl -m "$model" --text "$book" --policies full,magic
+expect_failure "single-policy option" "--attention" eval ppl -m "$model" --text "$book" --attention quest
+expect_failure "text too short" "tokens" eval ppl -m "$model" --text "$data/longgenbench/gsm8k_8shot_prompt.txt" --prompt-tokens 4000 --eval-tokens 100
+expect_failure "missing text" "cannot read" eval ppl -m "$model" --text "$scratch/none.txt"
+expect_failure "unknown task" "task" eval longgenbench -m "$model" --task csqa
+expect_failure "missing data" "mmlu" eval longgenbench -m "$model" --task mmlu --data-dir "$scratch"
 
-echo "$passes passed, $failures failed"
-[ "$failures" -eq 0 ]
+finish
