@@ -45,6 +45,7 @@ CpuFeatures QueryCpu() {
     f.avx512vl = ebx & bit_AVX512VL;
     f.avx512dq = ebx & bit_AVX512DQ;
     f.avx512vnni = ecx & bit_AVX512VNNI;
+    f.avx512vbmi = ecx & bit_AVX512VBMI;
     uint32_t eax1, ebx1, ecx1, edx1;
     __cpuid_count(7, 1, eax1, ebx1, ecx1, edx1);
     f.avx512bf16 = eax1 & bit_AVX512BF16;

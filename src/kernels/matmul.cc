@@ -82,7 +82,8 @@ void MatMulQ8Rows(const WeightMatrix& w, const Q8Activations& x, float* y, size_
   const SimdLevel level = ActiveSimdLevel();
   if (level == SimdLevel::kScalar) {
     simd::MatMulQ8RowsScalar(w, x, y, y_stride, row_begin, row_end);
-  } else if (level == SimdLevel::kAvx512 && GetCpuFeatures().avx512vnni) {
+  } else if (level == SimdLevel::kAvx512 && GetCpuFeatures().avx512vnni &&
+             GetCpuFeatures().avx512vbmi) {
     simd::MatMulQ8RowsAvx512Vnni(w, x, y, y_stride, row_begin, row_end);
   } else {
     simd::MatMulQ8RowsAvx2(w, x, y, y_stride, row_begin, row_end);

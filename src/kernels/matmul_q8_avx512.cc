@@ -1,17 +1,23 @@
 // AVX-512 VNNI integer matmul kernels (Q8 activations); this file alone is
-// compiled with VNNI and runs only when the CPU has it.
+// compiled with VNNI (and VBMI) and runs only when the CPU has them.
 //
-// One activation row: vpdpbusd over two blocks per 512-bit vector, then the
-// partial sums of eight blocks are folded into one vector of 8 block dot
-// products, whose lanes are the 8 partial sums of matmul_q8_simd.h.
-// Two to eight rows: each group of 4 weight codes is broadcast and meets the
-// same 4 codes of all 8 rows of an activation tile in one vpdpbusd, so the
-// rows' dot products of a block land in the lanes of one vector, and its
-// scaling is one multiply-add for all rows.
+// One or two activation rows: vpdpbusd over two blocks per 512-bit vector,
+// then the partial sums of eight blocks are folded into one vector of 8
+// block dot products, whose lanes are the 8 partial sums of
+// matmul_q8_simd.h. A Q4 pair of blocks is one load, spread into codes by
+// vpermb and into fields by vpermt2w.
+// Three to eight rows: each group of 4 weight codes is broadcast and meets
+// the same 4 codes of all 8 rows of an activation tile in one vpdpbusd, so
+// the rows' dot products of a block land in the lanes of one vector, and
+// its scaling is one multiply-add for all rows.
 //
 // Signed Q8_0 codes enter as code + 128 (unsigned), and Q4_0's nibbles
 // without their bias 8; the bias times the block's sum of activation codes
 // is subtracted from the integer dot product.
+#include <algorithm>
+#include <array>
+#include <utility>
+
 #include "kernels/matmul_q8_blocks.h"
 
 namespace ri::simd {
@@ -24,15 +30,11 @@ constexpr int kBiasShift = std::is_same_v<Format, FormatQ8_0> ? 7
                            : Format::kCodeBias == 8           ? 3
                                                               : 0;
 
-// Unsigned weight codes of a block.
-template <class Format>
-__m256i UnsignedCodes(const uint8_t* block) {
-  static_assert(Format::kCodeBias == 0 || Format::kCodeBias == 8);
-  const __m256i codes = BlockCodes<Format>(block);
-  if constexpr (std::is_same_v<Format, FormatQ8_0>) {
-    return _mm256_xor_si256(codes, _mm256_set1_epi8(-128));
-  }
-  return codes;
+// A Q8_0 block's codes + 128, as unsigned bytes.
+__m256i UnsignedQ8Codes(const uint8_t* block) {
+  const __m256i codes =
+      _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + FormatQ8_0::kCodesAt));
+  return _mm256_xor_si256(codes, _mm256_set1_epi8(-128));
 }
 
 // Lane j: the sum of lanes 8j..8j+7 of the block-pair products (pair p
@@ -46,6 +48,13 @@ __m256i FoldBlockSums(const __m512i* pairs) {
   };
   const __m512i quarters = fold(fold(pairs[0], pairs[1]), fold(pairs[2], pairs[3]));
   return _mm512_cvtepi64_epi32(_mm512_add_epi32(quarters, _mm512_srli_epi64(quarters, 32)));
+}
+
+// SumPartials of the 8 lanes, in its order, without leaving registers.
+float SumPartialLanes(__m256 p) {
+  const __m256 pairs = _mm256_add_ps(p, _mm256_permute_ps(p, 0xB1));          // lanes 0, 2, 4, 6
+  const __m256 quads = _mm256_add_ps(pairs, _mm256_permute_ps(pairs, 0x4E));  // lanes 0, 4
+  return _mm_cvtss_f32(_mm_add_ss(_mm256_castps256_ps128(quads), _mm256_extractf128_ps(quads, 1)));
 }
 
 // The f16 fields of blocks b0 .. b0 + 7 of a row (lanes past `lanes` zero):
@@ -76,6 +85,184 @@ __m512 PairField(const uint8_t* a, size_t at) {
                                _mm512_castps128_ps512(both));
 }
 
+// vpermb indices that put the 16 code bytes of a Q4 block pair's first
+// block in bytes 0-15 and 16-31 and the second's in 32-47 and 48-63 (each
+// copy then yields low or high nibbles).
+template <class Format>
+alignas(64) constexpr auto kPairCodeBytes = [] {
+  std::array<uint8_t, 64> index{};
+  for (int i = 0; i < 64; ++i) index[i] = i / 32 * Format::kBlockBytes + Format::kCodesAt + i % 16;
+  return index;
+}();
+
+// The bytes of `blocks` (1 or 2) Q4 blocks at `pair`, zero after them
+// when `bytes_left` (to the row's end) would not cover a whole vector: a
+// masked load only then, since masked loads that miss the cache are slow.
+template <class Format>
+[[gnu::always_inline]] inline __m512i LoadPairBytes(const uint8_t* pair, int blocks,
+                                                    int64_t bytes_left) {
+  static_assert(2 * Format::kBlockBytes <= 64);
+  if (blocks == 2 && bytes_left >= 64) return _mm512_loadu_si512(pair);
+  return _mm512_maskz_loadu_epi8((uint64_t{1} << (blocks * Format::kBlockBytes)) - 1, pair);
+}
+
+// The weight side of blocks b0 .. b0 + 7 of a row, `n` of them present
+// (in the first kPairs pairs): the unsigned codes of each pair (block 2p in
+// bytes 0-31, 2p + 1 in 32-63, zero where absent) and the f16 fields (lanes
+// past n zero).
+struct WeightGroup {
+  __m512i pair_codes[4];
+  BlockFields fields;
+};
+
+// Q4 formats: each pair comes from one load; of the two copies of each
+// block's code bytes, the second is shifted to its high nibbles, and
+// vpermt2w collects the pairs' f16 fields.
+template <class Format, int kPairs>
+[[gnu::always_inline]] inline WeightGroup LoadGroup(const uint8_t* w_row, int64_t row_bytes,
+                                                    int64_t b0, int n) {
+  static_assert(2 * Format::kBlockBytes <= 64 && Format::kBlockBytes % 2 == 0);
+  constexpr int kBytes = Format::kBlockBytes;
+  // Word lanes 0-3 (d) and 8-11 (m) from pairs (a, b), or lanes 4-7 and
+  // 12-15 with `high`.
+  alignas(64) static constexpr auto kFieldWords = [] {
+    std::array<std::array<uint16_t, 32>, 2> index{};
+    for (int high = 0; high < 2; ++high) {
+      for (int i = 0; i < 4; ++i) {
+        const int word = i / 2 * 32 + i % 2 * kBytes / 2;
+        index[high][4 * high + i] = word;
+        index[high][8 + 4 * high + i] = word + 1;
+      }
+    }
+    return index;
+  }();
+  WeightGroup group;
+  __m512i raw[4];
+#pragma GCC unroll 4
+  for (int p = 0; p < 4; ++p) {
+    if (p >= kPairs) {
+      raw[p] = group.pair_codes[p] = _mm512_setzero_si512();
+      continue;
+    }
+    const int64_t at = (b0 + 2 * p) * kBytes;
+    raw[p] = LoadPairBytes<Format>(w_row + at, p + 1 < kPairs ? 2 : n - 2 * p, row_bytes - at);
+    const __m512i spread =
+        _mm512_permutexvar_epi8(_mm512_load_si512(kPairCodeBytes<Format>.data()), raw[p]);
+    const __m512i shifted = _mm512_mask_srli_epi16(spread, 0xFF00FF00, spread, 4);
+    group.pair_codes[p] = _mm512_and_si512(shifted, _mm512_set1_epi8(0x0F));
+  }
+  const __m512i low =
+      _mm512_permutex2var_epi16(raw[0], _mm512_load_si512(kFieldWords[0].data()), raw[1]);
+  const __m512i high =
+      _mm512_permutex2var_epi16(raw[2], _mm512_load_si512(kFieldWords[1].data()), raw[3]);
+  const __m512i words = _mm512_mask_mov_epi16(low, 0xF0F0, high);
+  group.fields.d = _mm256_cvtph_ps(_mm512_castsi512_si128(words));
+  if constexpr (Format::kHasOffset) {
+    group.fields.m = _mm256_cvtph_ps(_mm512_extracti32x4_epi32(words, 1));
+  }
+  return group;
+}
+
+// Q8_0 (68 bytes a pair): two 32-byte code loads a pair, fields gathered.
+template <class Format, int kPairs>
+requires std::is_same_v<Format, FormatQ8_0>
+[[gnu::always_inline]] inline WeightGroup LoadGroup(const uint8_t* w_row, int64_t /*row_bytes*/,
+                                                    int64_t b0, int n) {
+  WeightGroup group;
+#pragma GCC unroll 4
+  for (int p = 0; p < 4; ++p) {
+    const uint8_t* a = w_row + (b0 + 2 * p) * FormatQ8_0::kBlockBytes;
+    const int present = p >= kPairs ? 0 : p + 1 < kPairs ? 2 : n - 2 * p;
+    const __m256i first = present > 0 ? UnsignedQ8Codes(a) : _mm256_setzero_si256();
+    const __m256i second =
+        present > 1 ? UnsignedQ8Codes(a + FormatQ8_0::kBlockBytes) : _mm256_setzero_si256();
+    group.pair_codes[p] = _mm512_inserti64x4(_mm512_castsi256_si512(first), second, 1);
+  }
+  group.fields = GatherFields<FormatQ8_0>(w_row, b0, static_cast<__mmask8>((1u << n) - 1));
+  return group;
+}
+
+// A block pair of an activation tile: the integer dot products of its 8
+// rows with blocks b, b + 1 of a weight row (before any bias), and the
+// blocks' f16 fields per lane.
+struct TilePair {
+  __m512i dots;
+  __m512 d, m;
+};
+
+// Two chains of vpdpbusd (codes 0-15, 16-31) for parallelism; group k of
+// the weight codes, broadcast by `group_of(k)`, meets group k of the tile.
+template <class GroupOf>
+[[gnu::always_inline]] inline __m512i TileDots(const int8_t* tile_codes, GroupOf group_of) {
+  __m512i dot[2] = {_mm512_setzero_si512(), _mm512_setzero_si512()};
+#pragma GCC unroll 8
+  for (int k = 0; k < 8; ++k) {
+    dot[k / 4] =
+        _mm512_dpbusd_epi32(dot[k / 4], group_of(k), _mm512_load_si512(tile_codes + 64 * k));
+  }
+  return _mm512_add_epi32(dot[0], dot[1]);
+}
+
+// Q4 formats: one load holds the pair; the two copies of each block's code
+// bytes fill both 128-bit lanes of its half, so that vpshufd (within lanes)
+// broadcasts each group of 4 codes; vpermw spreads the fields.
+template <class Format>
+[[gnu::always_inline]] inline TilePair TilePairOf(const uint8_t* w_row, int64_t num_blocks,
+                                                  int64_t b, const int8_t* tile_codes) {
+  constexpr int kBytes = Format::kBlockBytes;
+  // Words 0-15: d of block b (x8) and b + 1 (x8); 16-31: m likewise.
+  alignas(64) static constexpr auto kFieldWords = [] {
+    std::array<uint16_t, 32> index{};
+    for (int i = 0; i < 32; ++i) index[i] = i % 16 / 8 * kBytes / 2 + i / 16;
+    return index;
+  }();
+  const int64_t at = b * kBytes;
+  const bool both = b + 1 < num_blocks;
+  const __m512i raw = LoadPairBytes<Format>(w_row + at, both ? 2 : 1, num_blocks * kBytes - at);
+  const __m512i halves =
+      _mm512_permutexvar_epi8(_mm512_load_si512(kPairCodeBytes<Format>.data()), raw);
+  const __m512i low4 = _mm512_set1_epi8(0x0F);
+  const __m512i codes[2] = {_mm512_and_si512(halves, low4),
+                            _mm512_and_si512(_mm512_srli_epi16(halves, 4), low4)};
+  TilePair pair;
+  pair.dots = TileDots(tile_codes, [&](int k) {
+    switch (k % 4) {
+      case 0:
+        return _mm512_shuffle_epi32(codes[k / 4], _MM_PERM_AAAA);
+      case 1:
+        return _mm512_shuffle_epi32(codes[k / 4], _MM_PERM_BBBB);
+      case 2:
+        return _mm512_shuffle_epi32(codes[k / 4], _MM_PERM_CCCC);
+      default:
+        return _mm512_shuffle_epi32(codes[k / 4], _MM_PERM_DDDD);
+    }
+  });
+  const __m512i fields = _mm512_permutexvar_epi16(_mm512_load_si512(kFieldWords.data()), raw);
+  pair.d = _mm512_cvtph_ps(_mm512_castsi512_si256(fields));
+  if constexpr (Format::kHasOffset) pair.m = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(fields, 1));
+  return pair;
+}
+
+// Q8_0: vpermd broadcasts each group of 4 codes of the two blocks.
+template <class Format>
+requires std::is_same_v<Format, FormatQ8_0>
+[[gnu::always_inline]] inline TilePair TilePairOf(const uint8_t* w_row, int64_t num_blocks,
+                                                  int64_t b, const int8_t* tile_codes) {
+  const uint8_t* a = w_row + b * Format::kBlockBytes;
+  const bool both = b + 1 < num_blocks;
+  const __m512i u = _mm512_inserti64x4(
+      _mm512_castsi256_si512(UnsignedQ8Codes(a)),
+      both ? UnsignedQ8Codes(a + Format::kBlockBytes) : _mm256_setzero_si256(), 1);
+  TilePair pair;
+  pair.dots = TileDots(tile_codes, [&](int k) {
+    return _mm512_permutexvar_epi32(_mm512_setr_epi32(k, k, k, k, k, k, k, k, 8 + k, 8 + k, 8 + k,
+                                                      8 + k, 8 + k, 8 + k, 8 + k, 8 + k),
+                                    u);
+  });
+  pair.d = both ? PairField<Format>(a, 0) : _mm512_maskz_mov_ps(0x00FF, _mm512_set1_ps(Fp16At(a)));
+  return pair;
+}
+
 struct Avx512Vnni {
   static constexpr bool kHasTileKernel = true;
 
@@ -94,55 +281,67 @@ struct Avx512Vnni {
     const int64_t num_blocks = x.num_blocks();
     __m256 acc[R];
     for (__m256& a : acc) a = _mm256_setzero_ps();
-    for (int64_t b0 = 0; b0 < num_blocks; b0 += kPartialSums) {
-      const int n =
-          num_blocks - b0 < kPartialSums ? static_cast<int>(num_blocks - b0) : kPartialSums;
-      const __mmask8 lanes = static_cast<__mmask8>((1u << n) - 1);
-      __m512i pairs[R][4];
+    int64_t b0 = 0;
+    for (; b0 + kPartialSums <= num_blocks; b0 += kPartialSums) {
+      AddGroup<Format, R, 4>(w_row, x, first_row, b0, kPartialSums, acc);
+    }
+    const int rest = static_cast<int>(num_blocks - b0);
+    // The pairs of the last group are a template argument too, so that
+    // only they are loaded.
+    [&]<int... kPairs>(std::integer_sequence<int, kPairs...>) {
+      ((rest > 2 * kPairs - 2 && rest <= 2 * kPairs &&
+        (AddGroup<Format, R, kPairs>(w_row, x, first_row, b0, rest, acc), true)) ||
+       ...);
+    }
+    (std::integer_sequence<int, 1, 2, 3, 4>{});
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) y[r * y_stride] = SumPartialLanes(acc[r]);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) y[r * y_stride] = SumPartialLanes(acc[r]);
+  }
+
+  // Blocks b0 .. b0 + n - 1, in the first kPairs pairs of the group, into
+  // the partial sums (inlined, so that full groups have n constant).
+  template <class Format, int R, int kPairs>
+  [[gnu::always_inline]] static void AddGroup(const uint8_t* w_row, const Q8Activations& x,
+                                              int first_row, int64_t b0, int n, __m256* acc) {
+    const __mmask8 lanes = static_cast<__mmask8>((1u << n) - 1);
+    const WeightGroup group =
+        LoadGroup<Format, kPairs>(w_row, x.num_blocks() * Format::kBlockBytes, b0, n);
+    __m512i pairs[R][4];
 #pragma GCC unroll 4
-      for (int p = 0; p < 4; ++p) {
-        const int j = 2 * p;
-        const uint8_t* a = w_row + (b0 + j) * Format::kBlockBytes;
-        if (j >= n) {
-          for (int r = 0; r < R; ++r) pairs[r][p] = _mm512_setzero_si512();
-        } else if (j + 1 < n) {
-          const __m512i w = _mm512_inserti64x4(_mm512_castsi256_si512(UnsignedCodes<Format>(a)),
-                                               UnsignedCodes<Format>(a + Format::kBlockBytes), 1);
-          for (int r = 0; r < R; ++r) {
-            pairs[r][p] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w,
-                                              _mm512_loadu_si512(x.codes(first_row + r, b0 + j)));
-          }
-        } else {
-          const __m256i w = UnsignedCodes<Format>(a);
-          for (int r = 0; r < R; ++r) {
-            pairs[r][p] = _mm512_zextsi256_si512(_mm256_dpbusd_epi32(
-                _mm256_setzero_si256(), w,
-                _mm256_load_si256(
-                    reinterpret_cast<const __m256i*>(x.codes(first_row + r, b0 + j)))));
-          }
-        }
+    for (int p = 0; p < 4; ++p) {
+      const int j = 2 * p;
+      if (p >= kPairs) {
+#pragma GCC unroll 8
+        for (int r = 0; r < R; ++r) pairs[r][p] = _mm512_setzero_si512();
+        continue;
       }
-      const BlockFields fields = GatherFields<Format>(w_row, b0, lanes);
+      // A missing second block has zero codes; its activation codes are not
+      // read (they may lie past the row).
+      const __mmask64 x_bytes = j + 1 < n ? ~__mmask64{0} : 0xFFFFFFFF;
+#pragma GCC unroll 8
       for (int r = 0; r < R; ++r) {
-        const int row = first_row + r;
-        __m256i dots = FoldBlockSums(pairs[r]);
-        if constexpr (kBiasShift<Format> != 0) {
-          const __m256i sums = _mm256_maskz_loadu_epi32(lanes, x.code_sums(row) + b0);
-          dots = _mm256_sub_epi32(dots, _mm256_slli_epi32(sums, kBiasShift<Format>));
-        }
-        const __m256 scales =
-            _mm256_mul_ps(fields.d, _mm256_maskz_loadu_ps(lanes, x.scales(row) + b0));
-        acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dots), scales, acc[r]);
-        if constexpr (Format::kHasOffset) {
-          acc[r] = _mm256_fmadd_ps(fields.m, _mm256_maskz_loadu_ps(lanes, x.scaled_sums(row) + b0),
-                                   acc[r]);
-        }
+        pairs[r][p] =
+            _mm512_dpbusd_epi32(_mm512_setzero_si512(), group.pair_codes[p],
+                                _mm512_maskz_loadu_epi8(x_bytes, x.codes(first_row + r, b0 + j)));
       }
     }
+#pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
-      alignas(32) float partial[kPartialSums];
-      _mm256_store_ps(partial, acc[r]);
-      y[r * y_stride] = SumPartials(partial);
+      const int row = first_row + r;
+      __m256i dots = FoldBlockSums(pairs[r]);
+      if constexpr (kBiasShift<Format> != 0) {
+        const __m256i sums = _mm256_maskz_loadu_epi32(lanes, x.code_sums(row) + b0);
+        dots = _mm256_sub_epi32(dots, _mm256_slli_epi32(sums, kBiasShift<Format>));
+      }
+      const __m256 scales =
+          _mm256_mul_ps(group.fields.d, _mm256_maskz_loadu_ps(lanes, x.scales(row) + b0));
+      acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dots), scales, acc[r]);
+      if constexpr (Format::kHasOffset) {
+        acc[r] = _mm256_fmadd_ps(group.fields.m,
+                                 _mm256_maskz_loadu_ps(lanes, x.scaled_sums(row) + b0), acc[r]);
+      }
     }
   }
 
@@ -158,38 +357,18 @@ struct Avx512Vnni {
     for (__m512& a : acc) a = _mm512_setzero_ps();
     const int64_t num_blocks = x.num_blocks();
     for (int64_t b = 0; b < num_blocks; b += 2) {
-      const uint8_t* a = w_row + b * Format::kBlockBytes;
-      const bool both = b + 1 < num_blocks;
-      const __m512i u = _mm512_inserti64x4(
-          _mm512_castsi256_si512(UnsignedCodes<Format>(a)),
-          both ? UnsignedCodes<Format>(a + Format::kBlockBytes) : _mm256_setzero_si256(), 1);
-      const int8_t* q = x.tile_codes(tile, b);
-      // Two chains of dot products (codes 0-15, 16-31) for parallelism.
-      __m512i dot[2] = {_mm512_setzero_si512(), _mm512_setzero_si512()};
-#pragma GCC unroll 8
-      for (int k = 0; k < 8; ++k) {
-        const __m512i group =
-            _mm512_permutexvar_epi32(_mm512_setr_epi32(k, k, k, k, k, k, k, k, 8 + k, 8 + k, 8 + k,
-                                                       8 + k, 8 + k, 8 + k, 8 + k, 8 + k),
-                                     u);
-        dot[k / 4] = _mm512_dpbusd_epi32(dot[k / 4], group, _mm512_load_si512(q + 64 * k));
-      }
-      __m512i dots = _mm512_add_epi32(dot[0], dot[1]);
+      // A missing second block has zero codes, fields, sums and scales.
+      TilePair pair = TilePairOf<Format>(w_row, num_blocks, b, x.tile_codes(tile, b));
       if constexpr (kBiasShift<Format> != 0) {
-        dots = _mm512_sub_epi32(
-            dots,
+        pair.dots = _mm512_sub_epi32(
+            pair.dots,
             _mm512_slli_epi32(_mm512_loadu_si512(x.tile_code_sums(tile, b)), kBiasShift<Format>));
       }
-      // A missing second block has zero codes, sums and scales: its lanes add 0.
-      const __m512 d =
-          both ? PairField<Format>(a, 0) : _mm512_maskz_mov_ps(0x00FF, _mm512_set1_ps(Fp16At(a)));
       __m512& p = acc[b / 2 % (kPartialSums / 2)];
-      p = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dots),
-                          _mm512_mul_ps(d, _mm512_loadu_ps(x.tile_scales(tile, b))), p);
+      p = _mm512_fmadd_ps(_mm512_cvtepi32_ps(pair.dots),
+                          _mm512_mul_ps(pair.d, _mm512_loadu_ps(x.tile_scales(tile, b))), p);
       if constexpr (Format::kHasOffset) {
-        const __m512 m = both ? PairField<Format>(a, 2)
-                              : _mm512_maskz_mov_ps(0x00FF, _mm512_set1_ps(Fp16At(a + 2)));
-        p = _mm512_fmadd_ps(m, _mm512_loadu_ps(x.tile_scaled_sums(tile, b)), p);
+        p = _mm512_fmadd_ps(pair.m, _mm512_loadu_ps(x.tile_scaled_sums(tile, b)), p);
       }
     }
     // p[2i] and p[2i+1] are the low and high halves of acc[i].

@@ -86,6 +86,7 @@ float RowByBlocks(const uint8_t* w_row, const Q8Activations& x, int row, BlockDo
 
 // Weight rows per pass over the x tiles (as kRowChunk in matmul_simd.h).
 constexpr int64_t kQ8RowChunk = 64;
+constexpr int64_t kPrefetchRowsAhead = 4;
 
 template <class Isa, class Format>
 void RunQ8Rows(const WeightMatrix& w, const Q8Activations& x, float* y, size_t y_stride,
@@ -99,6 +100,12 @@ void RunQ8Rows(const WeightMatrix& w, const Q8Activations& x, float* y, size_t y
                                                                  : Q8Activations::kTileRows;
       for (int64_t r = 0; r < rows; ++r) {
         const uint8_t* w_row = w.data + (r0 + r) * w.row_bytes;
+        // A prefetch of a later row hides the memory latency that the
+        // hardware prefetcher leaves.
+        if (r0 + r + kPrefetchRowsAhead < row_end) {
+          const uint8_t* ahead = w_row + kPrefetchRowsAhead * w.row_bytes;
+          for (size_t at = 0; at < w.row_bytes; at += 64) __builtin_prefetch(ahead + at);
+        }
         if constexpr (Isa::kHasTileKernel) {
           if (m >= 2) {
             Isa::template Tile<Format>(w_row, x, m0 / Q8Activations::kTileRows, m, &tile[0][r],

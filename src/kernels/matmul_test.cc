@@ -443,21 +443,24 @@ TEST(Q8MatMulTest, MatchesDoubleReferenceAtEverySimdLevel) {
 TEST(Q8MatMulTest, EveryLevelEqualsScalarBitForBit) {
   std::mt19937 rng(23);
   for (TensorType type : kQ8Types) {
-    RandomMatrix matrix(type, 45, 224, rng);
-    matrix.w.activations = ActivationPrecision::kQ8;
-    const std::vector<float> x = RandomActivations(11 * 224, rng);
-    std::vector<float> expected(11 * 45);
-    {
-      SimdLevelGuard guard(SimdLevel::kScalar);
-      MatMulRows(matrix.w, x.data(), 11, 224, expected.data(), 45, 0, 45);
-    }
-    for (SimdLevel level : SupportedLevels()) {
-      SimdLevelGuard guard(level);
-      for (int num_x : {1, 2, 11}) {
-        std::vector<float> y(num_x * 45);
-        MatMulRows(matrix.w, x.data(), num_x, 224, y.data(), 45, 0, 45);
-        ASSERT_EQ(0, std::memcmp(y.data(), expected.data(), y.size() * sizeof(float)))
-            << Label(level, type, 224, num_x);
+    // 1, 3, 7, 18 and 48 blocks: every length of a last group of 8 blocks.
+    for (int64_t cols : {32, 96, 224, 576, 1536}) {
+      RandomMatrix matrix(type, 45, cols, rng);
+      matrix.w.activations = ActivationPrecision::kQ8;
+      const std::vector<float> x = RandomActivations(11 * cols, rng);
+      std::vector<float> expected(11 * 45);
+      {
+        SimdLevelGuard guard(SimdLevel::kScalar);
+        MatMulRows(matrix.w, x.data(), 11, cols, expected.data(), 45, 0, 45);
+      }
+      for (SimdLevel level : SupportedLevels()) {
+        SimdLevelGuard guard(level);
+        for (int num_x : {1, 2, 3, 4, 8, 11}) {
+          std::vector<float> y(num_x * 45);
+          MatMulRows(matrix.w, x.data(), num_x, cols, y.data(), 45, 0, 45);
+          ASSERT_EQ(0, std::memcmp(y.data(), expected.data(), y.size() * sizeof(float)))
+              << Label(level, type, cols, num_x);
+        }
       }
     }
   }

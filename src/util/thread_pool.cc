@@ -10,7 +10,7 @@ namespace {
 
 // How long a thread spins before sleeping (pause loops of roughly 10-40 ns
 // each: some tens of microseconds, about the gap between two decode matmuls).
-constexpr int kSpinsBeforeSleep = 1 << 11;
+constexpr int kSpinsBeforeSleep = 1 << 15;
 
 // Waits until `value` differs from `old`: spins first, then sleeps.
 template <typename T>
