@@ -62,11 +62,7 @@ void RetroAttention::Attend(const LayerAttention& call, SequenceKvCache& cache,
   // Corrected hidden states give the window positions new keys and values.
   // At the first sparse layer their input has not changed, so neither have they.
   if (call.layer > first_sparse_layer()) {
-    const size_t kv_stride = static_cast<size_t>(call.num_kv_heads) * call.head_dim;
-    for (int r = 0; r < num_window; ++r) {
-      cache.Write(call.layer, call.positions[r], call.keys + r * kv_stride,
-                  call.values + r * kv_stride);
-    }
+    cache.Overwrite(call.layer, call.positions.first(num_window), call.keys, call.values);
   }
   AttendCurrent(call, num_window, cache, pool);
   if (call.layer < first_sparse_layer() || rows == num_window) return;

@@ -117,8 +117,44 @@ void SequenceKvCache::Write(int layer, int position, const float* key, const flo
   if (position < 0 || position > length) {
     Fail("KV write at position {} of layer {} whose length is {}", position, layer, length);
   }
-  const bool append = position == length;
-  if (append && position % g.page_size == 0) pages_[layer].push_back(pool_.Allocate());
+  if (position < length) return Overwrite(layer, std::span(&position, 1), key, value);
+  if (position % g.page_size == 0) pages_[layer].push_back(pool_.Allocate());
+  const int page = StoreEntry(layer, position, key, value);
+  const int slot = position % g.page_size;
+  // Bounds of the stored (F16) keys, so that Quest's bound is exact.
+  for (int h = 0; h < g.num_kv_heads; ++h) {
+    const uint16_t* stored = pool_.keys(page, h) + static_cast<size_t>(slot) * g.head_dim;
+    float* lo = pool_.key_min(page, h);
+    float* hi = pool_.key_max(page, h);
+    for (int d = 0; d < g.head_dim; ++d) {
+      const float k = Fp16ToFloat(stored[d]);
+      lo[d] = slot == 0 ? k : std::min(lo[d], k);
+      hi[d] = slot == 0 ? k : std::max(hi[d], k);
+    }
+  }
+  lengths_[layer] = length + 1;
+}
+
+void SequenceKvCache::Overwrite(int layer, std::span<const int> positions, const float* keys,
+                                const float* values) {
+  const KvGeometry& g = geometry();
+  const size_t stride = static_cast<size_t>(g.num_kv_heads) * g.head_dim;
+  for (size_t r = 0; r < positions.size(); ++r) {
+    const int position = positions[r];
+    if (position < 0 || position >= lengths_[layer]) {
+      Fail("KV overwrite at position {} of layer {} whose length is {}", position, layer,
+           lengths_[layer]);
+    }
+    StoreEntry(layer, position, keys + r * stride, values + r * stride);
+    const int page_index = position / g.page_size;
+    if (r + 1 == positions.size() || positions[r + 1] / g.page_size != page_index) {
+      RecomputeBounds(layer, page_index);
+    }
+  }
+}
+
+int SequenceKvCache::StoreEntry(int layer, int position, const float* key, const float* value) {
+  const KvGeometry& g = geometry();
   const int page = pages_[layer][position / g.page_size];
   if (page < 0) Fail("KV write at position {} of layer {} into an evicted page", position, layer);
   const int slot = position % g.page_size;
@@ -131,35 +167,26 @@ void SequenceKvCache::Write(int layer, int position, const float* key, const flo
       k_out[d] = FloatToFp16(k[d]);
       v_out[d] = FloatToFp16(v[d]);
     }
-    if (append) {
-      // Bounds of the stored (F16) keys, so that Quest's bound is exact.
-      float* lo = pool_.key_min(page, h);
-      float* hi = pool_.key_max(page, h);
-      for (int d = 0; d < g.head_dim; ++d) {
-        const float stored = Fp16ToFloat(k_out[d]);
-        lo[d] = slot == 0 ? stored : std::min(lo[d], stored);
-        hi[d] = slot == 0 ? stored : std::max(hi[d], stored);
-      }
-    } else {
-      const int filled = std::min(g.page_size, length - (position / g.page_size) * g.page_size);
-      RecomputeBounds(page, h, filled);
-    }
   }
-  if (append) lengths_[layer] = length + 1;
+  return page;
 }
 
-void SequenceKvCache::RecomputeBounds(int page, int kv_head, int filled) {
-  const int head_dim = geometry().head_dim;
-  float* lo = pool_.key_min(page, kv_head);
-  float* hi = pool_.key_max(page, kv_head);
-  std::fill(lo, lo + head_dim, std::numeric_limits<float>::infinity());
-  std::fill(hi, hi + head_dim, -std::numeric_limits<float>::infinity());
-  const uint16_t* keys = pool_.keys(page, kv_head);
-  for (int slot = 0; slot < filled; ++slot) {
-    for (int d = 0; d < head_dim; ++d) {
-      const float stored = Fp16ToFloat(keys[static_cast<size_t>(slot) * head_dim + d]);
-      lo[d] = std::min(lo[d], stored);
-      hi[d] = std::max(hi[d], stored);
+void SequenceKvCache::RecomputeBounds(int layer, int page_index) {
+  const KvGeometry& g = geometry();
+  const int page = pages_[layer][page_index];
+  const int filled = std::min(g.page_size, lengths_[layer] - page_index * g.page_size);
+  for (int h = 0; h < g.num_kv_heads; ++h) {
+    float* lo = pool_.key_min(page, h);
+    float* hi = pool_.key_max(page, h);
+    std::fill(lo, lo + g.head_dim, std::numeric_limits<float>::infinity());
+    std::fill(hi, hi + g.head_dim, -std::numeric_limits<float>::infinity());
+    const uint16_t* keys = pool_.keys(page, h);
+    for (int slot = 0; slot < filled; ++slot) {
+      for (int d = 0; d < g.head_dim; ++d) {
+        const float stored = Fp16ToFloat(keys[static_cast<size_t>(slot) * g.head_dim + d]);
+        lo[d] = std::min(lo[d], stored);
+        hi[d] = std::max(hi[d], stored);
+      }
     }
   }
 }

@@ -90,6 +90,11 @@ class SequenceKvCache {
   // at `position` of `layer`: appends when position == length(layer),
   // overwrites when position < length(layer). Page bounds stay exact.
   void Write(int layer, int position, const float* key, const float* value);
+  // Overwrites stored positions (row r's K and V at r * num_kv_heads *
+  // head_dim), recomputing the bounds of each page once after a run of
+  // writes into it rather than after every write.
+  void Overwrite(int layer, std::span<const int> positions, const float* keys,
+                 const float* values);
 
   // Returns one page of a layer to the pool (an eviction): its table entry
   // becomes -1 and it must not be read or written again.
@@ -103,7 +108,9 @@ class SequenceKvCache {
   size_t bytes_in_use() const;
 
  private:
-  void RecomputeBounds(int page, int kv_head, int filled);
+  // Converts and stores one entry (no bounds); returns the page id.
+  int StoreEntry(int layer, int position, const float* key, const float* value);
+  void RecomputeBounds(int layer, int page_index);
 
   KvPagePool& pool_;
   std::vector<std::vector<int>> pages_;  // [layer] -> page ids

@@ -11,6 +11,10 @@ namespace ri {
 
 namespace {
 
+// Gate values per SwiGLU work item: an exp each, so even one decode row's
+// 1536 are worth splitting between threads.
+constexpr size_t kSwiGluGrain = 512;
+
 std::unique_ptr<gguf::File> OpenFile(const std::string& path) {
   return std::make_unique<gguf::File>(gguf::File::Open(path));
 }
@@ -162,16 +166,18 @@ void Model::Attention(int layer, std::span<const ForwardRow> rows,
 
   const int head_dim = c.head_dim;
   for (int r = 0; r < n; ++r) {
-    for (int h = 0; h < c.num_heads; ++h) {
-      float* q = a.queries.data() + (static_cast<size_t>(r) * c.num_heads + h) * head_dim;
-      if (c.qk_norm) RmsNorm(q, w.query_norm.data(), head_dim, c.rms_norm_eps, q);
-      rope_.Apply(q, rows[r].position);
+    float* q = a.queries.data() + static_cast<size_t>(r) * c.num_heads * head_dim;
+    float* k = a.keys.data() + static_cast<size_t>(r) * c.num_kv_heads * head_dim;
+    if (c.qk_norm) {
+      for (int h = 0; h < c.num_heads; ++h) {
+        RmsNorm(q + h * head_dim, w.query_norm.data(), head_dim, c.rms_norm_eps, q + h * head_dim);
+      }
+      for (int h = 0; h < c.num_kv_heads; ++h) {
+        RmsNorm(k + h * head_dim, w.key_norm.data(), head_dim, c.rms_norm_eps, k + h * head_dim);
+      }
     }
-    for (int h = 0; h < c.num_kv_heads; ++h) {
-      float* k = a.keys.data() + (static_cast<size_t>(r) * c.num_kv_heads + h) * head_dim;
-      if (c.qk_norm) RmsNorm(k, w.key_norm.data(), head_dim, c.rms_norm_eps, k);
-      rope_.Apply(k, rows[r].position);
-    }
+    rope_.Apply(q, c.num_heads, head_dim, rows[r].position);
+    rope_.Apply(k, c.num_kv_heads, head_dim, rows[r].position);
   }
 
   // One policy call per sequence, over its contiguous rows.
@@ -221,7 +227,12 @@ void Model::FeedForward(int layer, int num_rows, float* residual, Activations& a
   }
   MatMulSameInput({&w.ffn_gate, &w.ffn_up}, a.normed.data(), num_rows,
                   {a.gate.data(), a.up.data()}, pool);
-  SwiGlu(a.gate.data(), a.up.data(), num_rows * c.ffn_size);
+  pool.ParallelFor(
+      static_cast<size_t>(num_rows) * c.ffn_size,
+      [&](size_t begin, size_t end) {
+        SwiGlu(a.gate.data() + begin, a.up.data() + begin, static_cast<int>(end - begin));
+      },
+      kSwiGluGrain);
   MatMul(w.ffn_down, a.gate.data(), num_rows, a.normed.data(), pool);
   for (size_t i = 0; i < static_cast<size_t>(num_rows) * hidden; ++i) residual[i] += a.normed[i];
 }

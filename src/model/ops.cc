@@ -30,19 +30,28 @@ Rope::Rope(const ModelConfig& config, std::span<const float> factors)
   }
 }
 
-void Rope::Apply(float* head, int position) const {
+void Rope::Apply(float* heads, int num_heads, int head_stride, int position) const {
   const float scaled_position = static_cast<float>(position) * position_scale_;
   const int half = rope_dims_ / 2;
+  // The angles once for all heads (they depend only on the position).
+  thread_local std::vector<float> cosines, sines;
+  cosines.resize(half);
+  sines.resize(half);
   for (int i = 0; i < half; ++i) {
     const float angle = scaled_position * inverse_frequencies_[i];
-    const float c = std::cos(angle);
-    const float s = std::sin(angle);
-    const int a = layout_ == RopeLayout::kAdjacentPairs ? 2 * i : i;
-    const int b = layout_ == RopeLayout::kAdjacentPairs ? 2 * i + 1 : i + half;
-    const float x = head[a];
-    const float y = head[b];
-    head[a] = x * c - y * s;
-    head[b] = x * s + y * c;
+    cosines[i] = std::cos(angle);
+    sines[i] = std::sin(angle);
+  }
+  for (int h = 0; h < num_heads; ++h) {
+    float* head = heads + static_cast<size_t>(h) * head_stride;
+    for (int i = 0; i < half; ++i) {
+      const int a = layout_ == RopeLayout::kAdjacentPairs ? 2 * i : i;
+      const int b = layout_ == RopeLayout::kAdjacentPairs ? 2 * i + 1 : i + half;
+      const float x = head[a];
+      const float y = head[b];
+      head[a] = x * cosines[i] - y * sines[i];
+      head[b] = x * sines[i] + y * cosines[i];
+    }
   }
 }
 

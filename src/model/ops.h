@@ -19,7 +19,8 @@ class Rope {
  public:
   // `factors` (may be empty) divide the frequencies (llama 3.1 rope_freqs).
   Rope(const ModelConfig& config, std::span<const float> factors);
-  void Apply(float* head, int position) const;
+  // Rotates `num_heads` heads, `head_stride` floats apart, for `position`.
+  void Apply(float* heads, int num_heads, int head_stride, int position) const;
 
  private:
   RopeLayout layout_;
