@@ -296,8 +296,6 @@ struct Avx512Vnni {
     (std::integer_sequence<int, 1, 2, 3, 4>{});
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) y[r * y_stride] = SumPartialLanes(acc[r]);
-#pragma GCC unroll 8
-    for (int r = 0; r < R; ++r) y[r * y_stride] = SumPartialLanes(acc[r]);
   }
 
   // Blocks b0 .. b0 + n - 1, in the first kPairs pairs of the group, into

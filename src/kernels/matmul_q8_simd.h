@@ -101,8 +101,9 @@ void RunQ8Rows(const WeightMatrix& w, const Q8Activations& x, float* y, size_t y
       for (int64_t r = 0; r < rows; ++r) {
         const uint8_t* w_row = w.data + (r0 + r) * w.row_bytes;
         // A prefetch of a later row hides the memory latency that the
-        // hardware prefetcher leaves.
-        if (r0 + r + kPrefetchRowsAhead < row_end) {
+        // hardware prefetcher leaves (on the first pass over the tiles: the
+        // others find the chunk's rows in cache).
+        if (m0 == 0 && r0 + r + kPrefetchRowsAhead < row_end) {
           const uint8_t* ahead = w_row + kPrefetchRowsAhead * w.row_bytes;
           for (size_t at = 0; at < w.row_bytes; at += 64) __builtin_prefetch(ahead + at);
         }

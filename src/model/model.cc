@@ -176,8 +176,7 @@ void Model::Attention(int layer, std::span<const ForwardRow> rows,
         RmsNorm(k + h * head_dim, w.key_norm.data(), head_dim, c.rms_norm_eps, k + h * head_dim);
       }
     }
-    rope_.Apply(q, c.num_heads, head_dim, rows[r].position);
-    rope_.Apply(k, c.num_kv_heads, head_dim, rows[r].position);
+    rope_.Apply(rows[r].position, head_dim, {{q, c.num_heads}, {k, c.num_kv_heads}});
   }
 
   // One policy call per sequence, over its contiguous rows.

@@ -30,10 +30,9 @@ Rope::Rope(const ModelConfig& config, std::span<const float> factors)
   }
 }
 
-void Rope::Apply(float* heads, int num_heads, int head_stride, int position) const {
+void Rope::Apply(int position, int head_stride, std::initializer_list<Heads> head_sets) const {
   const float scaled_position = static_cast<float>(position) * position_scale_;
   const int half = rope_dims_ / 2;
-  // The angles once for all heads (they depend only on the position).
   thread_local std::vector<float> cosines, sines;
   cosines.resize(half);
   sines.resize(half);
@@ -42,15 +41,17 @@ void Rope::Apply(float* heads, int num_heads, int head_stride, int position) con
     cosines[i] = std::cos(angle);
     sines[i] = std::sin(angle);
   }
-  for (int h = 0; h < num_heads; ++h) {
-    float* head = heads + static_cast<size_t>(h) * head_stride;
-    for (int i = 0; i < half; ++i) {
-      const int a = layout_ == RopeLayout::kAdjacentPairs ? 2 * i : i;
-      const int b = layout_ == RopeLayout::kAdjacentPairs ? 2 * i + 1 : i + half;
-      const float x = head[a];
-      const float y = head[b];
-      head[a] = x * cosines[i] - y * sines[i];
-      head[b] = x * sines[i] + y * cosines[i];
+  for (const Heads& set : head_sets) {
+    for (int h = 0; h < set.count; ++h) {
+      float* head = set.data + static_cast<size_t>(h) * head_stride;
+      for (int i = 0; i < half; ++i) {
+        const int a = layout_ == RopeLayout::kAdjacentPairs ? 2 * i : i;
+        const int b = layout_ == RopeLayout::kAdjacentPairs ? 2 * i + 1 : i + half;
+        const float x = head[a];
+        const float y = head[b];
+        head[a] = x * cosines[i] - y * sines[i];
+        head[b] = x * sines[i] + y * cosines[i];
+      }
     }
   }
 }

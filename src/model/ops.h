@@ -1,6 +1,7 @@
 // Element-wise and per-row operations of the transformer, in float.
 #pragma once
 
+#include <initializer_list>
 #include <span>
 #include <vector>
 
@@ -19,8 +20,14 @@ class Rope {
  public:
   // `factors` (may be empty) divide the frequencies (llama 3.1 rope_freqs).
   Rope(const ModelConfig& config, std::span<const float> factors);
-  // Rotates `num_heads` heads, `head_stride` floats apart, for `position`.
-  void Apply(float* heads, int num_heads, int head_stride, int position) const;
+  // Consecutive heads, `head_stride` floats apart.
+  struct Heads {
+    float* data;
+    int count;
+  };
+  // Rotates every head of `head_sets` (a row's queries and keys) for
+  // `position`, computing the angles once.
+  void Apply(int position, int head_stride, std::initializer_list<Heads> head_sets) const;
 
  private:
   RopeLayout layout_;

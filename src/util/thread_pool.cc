@@ -9,7 +9,8 @@ namespace ri {
 namespace {
 
 // How long a thread spins before sleeping (pause loops of roughly 10-40 ns
-// each: some tens of microseconds, about the gap between two decode matmuls).
+// each: about a millisecond, longer than the serial work between two
+// parallel sections of a decode step, which a wake-up from sleep would add to).
 constexpr int kSpinsBeforeSleep = 1 << 15;
 
 // Waits until `value` differs from `old`: spins first, then sleeps.
