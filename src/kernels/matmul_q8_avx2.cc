@@ -37,7 +37,7 @@ int HorizontalSum(__m256i v) {
 }
 
 struct Avx2 {
-  static constexpr bool kHasTileKernel = false;
+  static constexpr bool kHasBatchKernel = false;
 
   template <class Format>
   static float Row(const uint8_t* w_row, const Q8Activations& x, int row) {

@@ -1,15 +1,22 @@
 // AVX-512 VNNI integer matmul kernels (Q8 activations); this file alone is
 // compiled with VNNI (and VBMI) and runs only when the CPU has them.
 //
-// One or two activation rows: vpdpbusd over two blocks per 512-bit vector,
-// then the partial sums of eight blocks are folded into one vector of 8
-// block dot products, whose lanes are the 8 partial sums of
-// matmul_q8_simd.h. A Q4 pair of blocks is one load, spread into codes by
-// vpermb and into fields by vpermt2w.
-// Three to eight rows: each group of 4 weight codes is broadcast and meets
-// the same 4 codes of all 8 rows of an activation tile in one vpdpbusd, so
-// the rows' dot products of a block land in the lanes of one vector, and
-// its scaling is one multiply-add for all rows.
+// Q4 weights, lane kernels: a group of 8 blocks sits in 32-bit lanes, block
+// j in lanes j and 8 + j, picked from three loads by vpermt2b; the
+// activations come in the same lanes (Q8Activations::group_codes and
+// pair_codes), so vpdpbusd needs no broadcasts and the dot products of the
+// 8 blocks land in the lanes that are their partial sums (matmul_q8_simd.h).
+// One row: the two halves of a block add up after four vpdpbusd. Two to six
+// rows: a pair of rows fills the lanes (row 2p in 0-7, 2p + 1 in 8-15), the
+// weight codes repeated, eight vpdpbusd a pair.
+// Seven or eight rows, and Q8_0 from three rows on, tile kernel: each group
+// of 4 weight codes is broadcast and meets the same 4 codes of all 8 rows
+// of an activation tile in one vpdpbusd, so the rows' dot products of a
+// block land in the lanes of one vector, and its scaling is one multiply-add
+// for all rows.
+// Q8_0 with one or two rows: vpdpbusd over two blocks per vector, then the
+// partial sums of eight blocks are folded into one vector of 8 block dot
+// products.
 //
 // Signed Q8_0 codes enter as code + 128 (unsigned), and Q4_0's nibbles
 // without their bias 8; the bias times the block's sum of activation codes
@@ -115,59 +122,11 @@ struct WeightGroup {
   BlockFields fields;
 };
 
-// Q4 formats: each pair comes from one load; of the two copies of each
-// block's code bytes, the second is shifted to its high nibbles, and
-// vpermt2w collects the pairs' f16 fields.
-template <class Format, int kPairs>
-[[gnu::always_inline]] inline WeightGroup LoadGroup(const uint8_t* w_row, int64_t row_bytes,
-                                                    int64_t b0, int n) {
-  static_assert(2 * Format::kBlockBytes <= 64 && Format::kBlockBytes % 2 == 0);
-  constexpr int kBytes = Format::kBlockBytes;
-  // Word lanes 0-3 (d) and 8-11 (m) from pairs (a, b), or lanes 4-7 and
-  // 12-15 with `high`.
-  alignas(64) static constexpr auto kFieldWords = [] {
-    std::array<std::array<uint16_t, 32>, 2> index{};
-    for (int high = 0; high < 2; ++high) {
-      for (int i = 0; i < 4; ++i) {
-        const int word = i / 2 * 32 + i % 2 * kBytes / 2;
-        index[high][4 * high + i] = word;
-        index[high][8 + 4 * high + i] = word + 1;
-      }
-    }
-    return index;
-  }();
-  WeightGroup group;
-  __m512i raw[4];
-#pragma GCC unroll 4
-  for (int p = 0; p < 4; ++p) {
-    if (p >= kPairs) {
-      raw[p] = group.pair_codes[p] = _mm512_setzero_si512();
-      continue;
-    }
-    const int64_t at = (b0 + 2 * p) * kBytes;
-    raw[p] = LoadPairBytes<Format>(w_row + at, p + 1 < kPairs ? 2 : n - 2 * p, row_bytes - at);
-    const __m512i spread =
-        _mm512_permutexvar_epi8(_mm512_load_si512(kPairCodeBytes<Format>.data()), raw[p]);
-    const __m512i shifted = _mm512_mask_srli_epi16(spread, 0xFF00FF00, spread, 4);
-    group.pair_codes[p] = _mm512_and_si512(shifted, _mm512_set1_epi8(0x0F));
-  }
-  const __m512i low =
-      _mm512_permutex2var_epi16(raw[0], _mm512_load_si512(kFieldWords[0].data()), raw[1]);
-  const __m512i high =
-      _mm512_permutex2var_epi16(raw[2], _mm512_load_si512(kFieldWords[1].data()), raw[3]);
-  const __m512i words = _mm512_mask_mov_epi16(low, 0xF0F0, high);
-  group.fields.d = _mm256_cvtph_ps(_mm512_castsi512_si128(words));
-  if constexpr (Format::kHasOffset) {
-    group.fields.m = _mm256_cvtph_ps(_mm512_extracti32x4_epi32(words, 1));
-  }
-  return group;
-}
-
 // Q8_0 (68 bytes a pair): two 32-byte code loads a pair, fields gathered.
+// (Q4 formats have the lane kernels instead.)
 template <class Format, int kPairs>
-requires std::is_same_v<Format, FormatQ8_0>
-[[gnu::always_inline]] inline WeightGroup LoadGroup(const uint8_t* w_row, int64_t /*row_bytes*/,
-                                                    int64_t b0, int n) {
+[[gnu::always_inline]] inline WeightGroup LoadGroup(const uint8_t* w_row, int64_t b0, int n) {
+  static_assert(std::is_same_v<Format, FormatQ8_0>);
   WeightGroup group;
 #pragma GCC unroll 4
   for (int p = 0; p < 4; ++p) {
@@ -180,6 +139,104 @@ requires std::is_same_v<Format, FormatQ8_0>
   }
   group.fields = GatherFields<FormatQ8_0>(w_row, b0, static_cast<__mmask8>((1u << n) - 1));
   return group;
+}
+
+// 64 bytes at p, of which the `valid` bytes before the matrix's end may be
+// read (the rest zero).
+[[gnu::always_inline]] inline __m512i LoadWithin(const uint8_t* p, int64_t valid) {
+  if (valid >= 64) return _mm512_loadu_si512(p);
+  return _mm512_maskz_loadu_epi8(valid <= 0 ? 0 : (uint64_t{1} << valid) - 1, p);
+}
+
+// A group of 8 Q4 blocks of a weight row in 32-bit lanes, block j in lanes
+// j and 8 + j. Its bytes come from (up to) three loads, of blocks 0-2, 3-5
+// and 6-7; vpermt2b / vpermb pick each lane's 4 code bytes from them,
+// vpermt2w / vpermw the f16 fields. Layouts:
+// - one activation row (Q8Activations::group_codes): code vector q in
+//   {0, 1} has code bytes 8 q .. 8 q + 3 of block j in lane j and the next
+//   4 in lane 8 + j; fields d in words 0-7, m in 8-15;
+// - row pairs (Q8Activations::pair_codes): code vector k in 0..3 has code
+//   bytes 4 k .. 4 k + 3 of block j in lanes j and 8 + j; fields d in
+//   words 0-15, m in 16-31.
+template <class Format, bool kPairs>
+struct LaneLayout {
+  static constexpr int kBytes = Format::kBlockBytes;
+  static_assert(3 * kBytes <= 64 && kBytes % 2 == 0);
+  static constexpr int kCodeVectors = kPairs ? 4 : 2;
+  // Byte t of code vector v: lane t / 4 is block j = lane % 8, from load
+  // j / 3 (loads 0 and 1 in one vpermt2b, load 2 in a masked vpermb).
+  alignas(64) static constexpr auto kCodes = [] {
+    std::array<std::array<uint8_t, 64>, kCodeVectors> index{};
+    for (int v = 0; v < kCodeVectors; ++v) {
+      for (int t = 0; t < 64; ++t) {
+        const int lane = t / 4, j = lane % 8;
+        const int code_byte = kPairs ? 4 * v : 8 * v + 4 * (lane / 8);
+        const int at = j % 3 * kBytes + Format::kCodesAt + code_byte + t % 4;
+        index[v][t] = static_cast<uint8_t>(j < 6 ? j / 3 * 64 + at : at);
+      }
+    }
+    return index;
+  }();
+  static constexpr __mmask64 kLastLoadBytes = 0xFF000000FF000000;  // lanes 6, 7, 14, 15
+  // Word t: d of block t % 8, or (the second run of words) the f16 at byte
+  // 2 of the block (Q4_1's m).
+  static constexpr int kFieldRun = kPairs ? 16 : 8;
+  alignas(64) static constexpr auto kFields = [] {
+    std::array<uint16_t, 32> index{};
+    for (int t = 0; t < 2 * kFieldRun; ++t) {
+      const int j = t % 8, word = j % 3 * kBytes / 2 + t / kFieldRun;
+      index[t] = static_cast<uint16_t>(j < 6 ? j / 3 * 32 + word : word);
+    }
+    return index;
+  }();
+  static constexpr __mmask32 kLastLoadWords = kPairs ? 0xC0C0C0C0 : 0xC0C0;
+};
+
+// The weight side of a lane group: codes[2 v] and codes[2 v + 1] are the
+// low and high nibbles of code vector v; the fields' words are raw f16.
+template <int kCodeVectors>
+struct LaneGroup {
+  __m512i codes[2 * kCodeVectors];
+  __m512i field_words;
+};
+
+// kLoads of the three loads are needed (blocks present: up to 3 kLoads).
+template <class Format, bool kPairs, int kLoads>
+[[gnu::always_inline]] inline auto LoadLaneGroup(const uint8_t* group, int64_t bytes_to_end) {
+  using Layout = LaneLayout<Format, kPairs>;
+  __m512i loads[3];
+#pragma GCC unroll 3
+  for (int i = 0; i < kLoads; ++i) {
+    loads[i] = LoadWithin(group + 3 * i * Layout::kBytes, bytes_to_end - 3 * i * Layout::kBytes);
+  }
+  LaneGroup<Layout::kCodeVectors> lane_group;
+  const __m512i low4 = _mm512_set1_epi8(0x0F);
+#pragma GCC unroll 4
+  for (int v = 0; v < Layout::kCodeVectors; ++v) {
+    const __m512i index = _mm512_load_si512(Layout::kCodes[v].data());
+    __m512i bytes;
+    if constexpr (kLoads > 1) {
+      bytes = _mm512_permutex2var_epi8(loads[0], index, loads[1]);
+    } else {
+      bytes = _mm512_permutexvar_epi8(index, loads[0]);
+    }
+    if constexpr (kLoads > 2) {
+      bytes = _mm512_mask_permutexvar_epi8(bytes, Layout::kLastLoadBytes, index, loads[2]);
+    }
+    lane_group.codes[2 * v] = _mm512_and_si512(bytes, low4);
+    lane_group.codes[2 * v + 1] = _mm512_and_si512(_mm512_srli_epi16(bytes, 4), low4);
+  }
+  const __m512i index = _mm512_load_si512(Layout::kFields.data());
+  if constexpr (kLoads > 1) {
+    lane_group.field_words = _mm512_permutex2var_epi16(loads[0], index, loads[1]);
+  } else {
+    lane_group.field_words = _mm512_permutexvar_epi16(index, loads[0]);
+  }
+  if constexpr (kLoads > 2) {
+    lane_group.field_words = _mm512_mask_permutexvar_epi16(lane_group.field_words,
+                                                           Layout::kLastLoadWords, index, loads[2]);
+  }
+  return lane_group;
 }
 
 // A block pair of an activation tile: the integer dot products of its 8
@@ -264,7 +321,7 @@ requires std::is_same_v<Format, FormatQ8_0>
 }
 
 struct Avx512Vnni {
-  static constexpr bool kHasTileKernel = true;
+  static constexpr bool kHasBatchKernel = true;
 
   template <class Format>
   static float Row(const uint8_t* w_row, const Q8Activations& x, int row) {
@@ -304,8 +361,7 @@ struct Avx512Vnni {
   [[gnu::always_inline]] static void AddGroup(const uint8_t* w_row, const Q8Activations& x,
                                               int first_row, int64_t b0, int n, __m256* acc) {
     const __mmask8 lanes = static_cast<__mmask8>((1u << n) - 1);
-    const WeightGroup group =
-        LoadGroup<Format, kPairs>(w_row, x.num_blocks() * Format::kBlockBytes, b0, n);
+    const WeightGroup group = LoadGroup<Format, kPairs>(w_row, b0, n);
     __m512i pairs[R][4];
 #pragma GCC unroll 4
     for (int p = 0; p < 4; ++p) {
@@ -328,17 +384,158 @@ struct Avx512Vnni {
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
       const int row = first_row + r;
-      __m256i dots = FoldBlockSums(pairs[r]);
-      if constexpr (kBiasShift<Format> != 0) {
-        const __m256i sums = _mm256_maskz_loadu_epi32(lanes, x.code_sums(row) + b0);
-        dots = _mm256_sub_epi32(dots, _mm256_slli_epi32(sums, kBiasShift<Format>));
+      AddBlockDots<Format>(FoldBlockSums(pairs[r]), group.fields, x.scales(row) + b0,
+                           x.code_sums(row) + b0, x.scaled_sums(row) + b0, lanes, acc[r]);
+    }
+  }
+
+  // The float steps of matmul_q8_simd.h for 8 blocks of an activation row,
+  // given their integer dot products before the bias and the row's scales,
+  // code sums and scaled sums of the blocks, `lanes` of them present.
+  template <class Format>
+  [[gnu::always_inline]] static void AddBlockDots(__m256i dots, const BlockFields& fields,
+                                                  const float* scales, const int32_t* code_sums,
+                                                  const float* scaled_sums, __mmask8 lanes,
+                                                  __m256& acc) {
+    if constexpr (kBiasShift<Format> != 0) {
+      const __m256i sums = _mm256_maskz_loadu_epi32(lanes, code_sums);
+      dots = _mm256_sub_epi32(dots, _mm256_slli_epi32(sums, kBiasShift<Format>));
+    }
+    const __m256 scaled = _mm256_mul_ps(fields.d, _mm256_maskz_loadu_ps(lanes, scales));
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dots), scaled, acc);
+    if constexpr (Format::kHasOffset) {
+      acc = _mm256_fmadd_ps(fields.m, _mm256_maskz_loadu_ps(lanes, scaled_sums), acc);
+    }
+  }
+
+  // Group g of a Q4 weight row (kLoads of its loads needed, `lanes` of
+  // its blocks present) against the single activation row, into its
+  // partial sums.
+  template <class Format, int kLoads>
+  [[gnu::always_inline]] static void AddLaneGroup(const uint8_t* w_row, int64_t bytes_to_end,
+                                                  const Q8Activations& x, int64_t g, __mmask8 lanes,
+                                                  __m256& acc) {
+    constexpr int64_t kGroupBytes = Q8Activations::kGroupBlocks * Format::kBlockBytes;
+    const auto group = LoadLaneGroup<Format, false, kLoads>(w_row + g * kGroupBytes,
+                                                            bytes_to_end - g * kGroupBytes);
+    BlockFields fields;
+    fields.d =
+        _mm256_maskz_mov_ps(lanes, _mm256_cvtph_ps(_mm512_castsi512_si128(group.field_words)));
+    if constexpr (Format::kHasOffset) {
+      fields.m = _mm256_maskz_mov_ps(
+          lanes, _mm256_cvtph_ps(_mm512_extracti32x4_epi32(group.field_words, 1)));
+    }
+    // Lanes past the group's blocks have zero activations (and scales).
+    const int8_t* codes = x.group_codes(g);
+    const auto dot = [&](int v, __m512i sum) {
+      return _mm512_dpbusd_epi32(sum, group.codes[v], _mm512_load_si512(codes + 64 * v));
+    };
+    const __m512i sum = _mm512_add_epi32(dot(1, dot(0, _mm512_setzero_si512())),
+                                         dot(3, dot(2, _mm512_setzero_si512())));
+    // Lanes j and 8 + j hold block j's halves.
+    const __m256i dots =
+        _mm256_add_epi32(_mm512_castsi512_si256(sum), _mm512_extracti64x4_epi64(sum, 1));
+    const int64_t b0 = g * Q8Activations::kGroupBlocks;
+    AddBlockDots<Format>(dots, fields, x.scales(0) + b0, x.code_sums(0) + b0, x.scaled_sums(0) + b0,
+                         lanes, acc);
+  }
+
+  // Group g of a Q4 weight row against the kPairs row pairs from
+  // first_pair on, into their partial sums (lanes 0-7 the pair's first
+  // row, 8-15 its second).
+  template <class Format, int kPairs, int kLoads>
+  [[gnu::always_inline]] static void AddPairGroup(const uint8_t* w_row, int64_t bytes_to_end,
+                                                  const Q8Activations& x, int first_pair, int64_t g,
+                                                  __mmask16 lanes, __m512* acc) {
+    constexpr int64_t kGroupBytes = Q8Activations::kGroupBlocks * Format::kBlockBytes;
+    const auto group = LoadLaneGroup<Format, true, kLoads>(w_row + g * kGroupBytes,
+                                                           bytes_to_end - g * kGroupBytes);
+    const __m512 d =
+        _mm512_maskz_mov_ps(lanes, _mm512_cvtph_ps(_mm512_castsi512_si256(group.field_words)));
+    __m512 m;
+    if constexpr (Format::kHasOffset) {
+      m = _mm512_maskz_mov_ps(lanes,
+                              _mm512_cvtph_ps(_mm512_extracti64x4_epi64(group.field_words, 1)));
+    }
+    // Blocks past the last and a missing second row have zero activations.
+    const int8_t* codes = x.pair_codes(g, first_pair);
+    const float* scales = x.pair_scales(g, first_pair);
+    const int32_t* code_sums = x.pair_code_sums(g, first_pair);
+    const float* scaled_sums = x.pair_scaled_sums(g, first_pair);
+    // One chain of vpdpbusd per pair, the pairs' chains interleaved so
+    // that their latencies overlap.
+    __m512i dots[kPairs];
+#pragma GCC unroll 8
+    for (int u = 0; u < 8; ++u) {
+#pragma GCC unroll 4
+      for (int p = 0; p < kPairs; ++p) {
+        dots[p] = _mm512_dpbusd_epi32(u == 0 ? _mm512_setzero_si512() : dots[p], group.codes[u],
+                                      _mm512_load_si512(codes + 512 * p + 64 * u));
       }
-      const __m256 scales =
-          _mm256_mul_ps(group.fields.d, _mm256_maskz_loadu_ps(lanes, x.scales(row) + b0));
-      acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dots), scales, acc[r]);
+    }
+#pragma GCC unroll 4
+    for (int p = 0; p < kPairs; ++p) {
+      const int at = 2 * Q8Activations::kGroupBlocks * p;
+      if constexpr (kBiasShift<Format> != 0) {
+        dots[p] = _mm512_sub_epi32(
+            dots[p], _mm512_slli_epi32(_mm512_loadu_si512(code_sums + at), kBiasShift<Format>));
+      }
+      acc[p] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dots[p]),
+                               _mm512_mul_ps(d, _mm512_loadu_ps(scales + at)), acc[p]);
       if constexpr (Format::kHasOffset) {
-        acc[r] = _mm256_fmadd_ps(group.fields.m,
-                                 _mm256_maskz_loadu_ps(lanes, x.scaled_sums(row) + b0), acc[r]);
+        acc[p] = _mm512_fmadd_ps(m, _mm512_loadu_ps(scaled_sums + at), acc[p]);
+      }
+    }
+  }
+
+  // Q4 weights against the single activation row, by groups of 8 blocks in
+  // lanes: four vpdpbusd a group.
+  template <class Format>
+  static float LaneRow(const uint8_t* w_row, int64_t bytes_to_end, const Q8Activations& x) {
+    __m256 acc = _mm256_setzero_ps();
+    const int64_t whole_groups = x.num_blocks() / Q8Activations::kGroupBlocks;
+    for (int64_t g = 0; g < whole_groups; ++g) {
+      AddLaneGroup<Format, 3>(w_row, bytes_to_end, x, g, 0xFF, acc);
+    }
+    const int rest = static_cast<int>(x.num_blocks() - whole_groups * Q8Activations::kGroupBlocks);
+    const __mmask8 lanes = static_cast<__mmask8>((1u << rest) - 1);
+    if (rest > 6) {
+      AddLaneGroup<Format, 3>(w_row, bytes_to_end, x, whole_groups, lanes, acc);
+    } else if (rest > 3) {
+      AddLaneGroup<Format, 2>(w_row, bytes_to_end, x, whole_groups, lanes, acc);
+    } else if (rest > 0) {
+      AddLaneGroup<Format, 1>(w_row, bytes_to_end, x, whole_groups, lanes, acc);
+    }
+    return SumPartialLanes(acc);
+  }
+
+  // Q4 weights against `rows` (up to 2 kPairs) activation rows from
+  // first_row (even) on, a pair of rows in the lanes of one vector: eight
+  // vpdpbusd a pair and group.
+  template <class Format, int kPairs>
+  static void PairRows(const uint8_t* w_row, int64_t bytes_to_end, const Q8Activations& x,
+                       int first_row, int rows, float* y, size_t y_stride) {
+    __m512 acc[kPairs];
+    for (__m512& a : acc) a = _mm512_setzero_ps();
+    const int first_pair = first_row / 2;
+    const int64_t whole_groups = x.num_blocks() / Q8Activations::kGroupBlocks;
+    for (int64_t g = 0; g < whole_groups; ++g) {
+      AddPairGroup<Format, kPairs, 3>(w_row, bytes_to_end, x, first_pair, g, 0xFFFF, acc);
+    }
+    const int rest = static_cast<int>(x.num_blocks() - whole_groups * Q8Activations::kGroupBlocks);
+    const __mmask16 lanes = static_cast<__mmask16>(((1u << rest) - 1) * 0x101);
+    if (rest > 6) {
+      AddPairGroup<Format, kPairs, 3>(w_row, bytes_to_end, x, first_pair, whole_groups, lanes, acc);
+    } else if (rest > 3) {
+      AddPairGroup<Format, kPairs, 2>(w_row, bytes_to_end, x, first_pair, whole_groups, lanes, acc);
+    } else if (rest > 0) {
+      AddPairGroup<Format, kPairs, 1>(w_row, bytes_to_end, x, first_pair, whole_groups, lanes, acc);
+    }
+#pragma GCC unroll 4
+    for (int p = 0; p < kPairs; ++p) {
+      y[2 * p * y_stride] = SumPartialLanes(_mm512_castps512_ps256(acc[p]));
+      if (2 * p + 1 < rows) {
+        y[(2 * p + 1) * y_stride] = SumPartialLanes(_mm512_extractf32x8_ps(acc[p], 1));
       }
     }
   }
@@ -346,11 +543,42 @@ struct Avx512Vnni {
   // Blocks go in pairs: lanes 0-7 of a vector are block 2P's 8 rows, lanes
   // 8-15 block 2P+1's, so pair slot P % 4 holds partial sums 2P % 8 and
   // 2P % 8 + 1.
+  // A weight row against activation rows first_row .. first_row + rows - 1
+  // (at most kTileRows, first_row a multiple of it); bytes_to_end bytes
+  // from w_row on may be read.
+  template <class Format>
+  static void Batch(const uint8_t* w_row, int64_t bytes_to_end, const Q8Activations& x,
+                    int first_row, int rows, float* y, size_t y_stride) {
+    // Q4 weights: the lane kernels, but the tile kernel (as fast) for
+    // (nearly) full tiles.
+    if constexpr (!std::is_same_v<Format, FormatQ8_0>) {
+      if (x.num_rows() == 1) {
+        *y = LaneRow<Format>(w_row, bytes_to_end, x);
+      } else if (rows <= 6) {
+        [&]<int... kPairs>(std::integer_sequence<int, kPairs...>) {
+          (((rows + 1) / 2 == kPairs + 1 &&
+            (PairRows<Format, kPairs + 1>(w_row, bytes_to_end, x, first_row, rows, y, y_stride),
+             true)) ||
+           ...);
+        }
+        (std::make_integer_sequence<int, 3>{});
+      } else {
+        Tile<Format>(w_row, x, first_row / Q8Activations::kTileRows, rows, y, y_stride);
+      }
+    } else if (rows == 1) {
+      *y = Row<Format>(w_row, x, first_row);
+    } else {
+      Tile<Format>(w_row, x, first_row / Q8Activations::kTileRows, rows, y, y_stride);
+    }
+  }
+
   template <class Format>
   static void Tile(const uint8_t* w_row, const Q8Activations& x, int tile, int rows, float* y,
                    size_t y_stride) {
     // Two rows cost less in the row kernel, sharing the weight decoding.
-    if (rows == 2) return Rows<Format, 2>(w_row, x, tile * Q8Activations::kTileRows, y, y_stride);
+    if constexpr (std::is_same_v<Format, FormatQ8_0>) {
+      if (rows == 2) return Rows<Format, 2>(w_row, x, tile * Q8Activations::kTileRows, y, y_stride);
+    }
     __m512 acc[kPartialSums / 2];
     for (__m512& a : acc) a = _mm512_setzero_ps();
     const int64_t num_blocks = x.num_blocks();

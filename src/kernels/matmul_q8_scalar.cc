@@ -26,7 +26,7 @@ int Code(const uint8_t* block, int i) {
 }
 
 struct Scalar {
-  static constexpr bool kHasTileKernel = false;
+  static constexpr bool kHasBatchKernel = false;
 
   template <class Format>
   static float Row(const uint8_t* w_row, const Q8Activations& x, int row) {

@@ -17,12 +17,14 @@
 // results are bitwise identical at every SIMD level, for every batch size,
 // tiling and row range.
 //
-// An `Isa` provides kMaxTile (x rows per pass) and
+// An `Isa` provides kHasBatchKernel and
 //   template <class Format> static float Row(const uint8_t* w_row,
 //       const Q8Activations& x, int row)
-// and, when kHasTileKernel, for 2..8 rows of tile `tile`:
-//   template <class Format> static void Tile(const uint8_t* w_row,
-//       const Q8Activations& x, int tile, int rows, float* y, size_t y_stride)
+// and, when kHasBatchKernel, for 1..8 activation rows from a multiple of 8:
+//   template <class Format> static void Batch(const uint8_t* w_row,
+//       int64_t bytes_to_end, const Q8Activations& x, int first_row,
+//       int rows, float* y, size_t y_stride)
+// (bytes_to_end: the bytes from w_row to the matrix's end, all readable).
 #pragma once
 
 #include <cmath>
@@ -93,6 +95,7 @@ void RunQ8Rows(const WeightMatrix& w, const Q8Activations& x, float* y, size_t y
                int64_t row_begin, int64_t row_end) {
   // Results of a chunk go to a local tile first (see RunRows).
   float tile[Q8Activations::kTileRows][kQ8RowChunk];
+  const uint8_t* matrix_end = w.data + w.rows * w.row_bytes;
   for (int64_t r0 = row_begin; r0 < row_end; r0 += kQ8RowChunk) {
     const int64_t rows = row_end - r0 < kQ8RowChunk ? row_end - r0 : kQ8RowChunk;
     for (int m0 = 0; m0 < x.num_rows(); m0 += Q8Activations::kTileRows) {
@@ -107,14 +110,12 @@ void RunQ8Rows(const WeightMatrix& w, const Q8Activations& x, float* y, size_t y
           const uint8_t* ahead = w_row + kPrefetchRowsAhead * w.row_bytes;
           for (size_t at = 0; at < w.row_bytes; at += 64) __builtin_prefetch(ahead + at);
         }
-        if constexpr (Isa::kHasTileKernel) {
-          if (m >= 2) {
-            Isa::template Tile<Format>(w_row, x, m0 / Q8Activations::kTileRows, m, &tile[0][r],
-                                       kQ8RowChunk);
-            continue;
-          }
+        if constexpr (Isa::kHasBatchKernel) {
+          Isa::template Batch<Format>(w_row, matrix_end - w_row, x, m0, m, &tile[0][r],
+                                      kQ8RowChunk);
+        } else {
+          for (int i = 0; i < m; ++i) tile[i][r] = Isa::template Row<Format>(w_row, x, m0 + i);
         }
-        for (int i = 0; i < m; ++i) tile[i][r] = Isa::template Row<Format>(w_row, x, m0 + i);
       }
       for (int i = 0; i < m; ++i) {
         float* y_row = y + (m0 + i) * y_stride + r0;

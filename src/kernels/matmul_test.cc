@@ -443,8 +443,10 @@ TEST(Q8MatMulTest, MatchesDoubleReferenceAtEverySimdLevel) {
 TEST(Q8MatMulTest, EveryLevelEqualsScalarBitForBit) {
   std::mt19937 rng(23);
   for (TensorType type : kQ8Types) {
-    // 1, 3, 7, 18 and 48 blocks: every length of a last group of 8 blocks.
-    for (int64_t cols : {32, 96, 224, 576, 1536}) {
+    // Every length of a last group of 8 blocks (and of a last pair), alone
+    // and after whole groups.
+    for (int64_t blocks : {1, 2, 3, 4, 5, 6, 7, 11, 13, 15, 18, 48}) {
+      const int64_t cols = 32 * blocks;
       RandomMatrix matrix(type, 45, cols, rng);
       matrix.w.activations = ActivationPrecision::kQ8;
       const std::vector<float> x = RandomActivations(11 * cols, rng);

@@ -69,7 +69,49 @@ void Q8Activations::Quantize(const float* x, int num_rows, size_t stride, int64_
       scaled_sums_[i] = scales_[i] * static_cast<float>(code_sums_[i]);
     }
   }
-  if (num_rows >= 2) BuildTiles();
+  if (num_rows == 1) BuildGroups();
+  if (num_rows >= 2) {
+    BuildPairs();
+    BuildTiles();
+  }
+}
+
+void Q8Activations::BuildGroups() {
+  group_codes_ = AlignedBytes(group_storage_, num_groups() * 256);
+  std::memset(group_codes_, 0, num_groups() * 256);
+  for (int64_t b = 0; b < num_blocks_; ++b) {
+    const int lane = b % kGroupBlocks;
+    for (int v = 0; v < 4; ++v) {
+      for (int half = 0; half < 2; ++half) {
+        std::memcpy(group_codes_ + b / kGroupBlocks * 256 + 64 * v + 4 * (8 * half + lane),
+                    codes(0, b) + kGroupCodesAt[v] + 4 * half, 4);
+      }
+    }
+  }
+}
+
+void Q8Activations::BuildPairs() {
+  const size_t entries = static_cast<size_t>(num_groups()) * num_pairs() * 2 * kGroupBlocks;
+  pair_codes_ = AlignedBytes(pair_storage_, entries * 32);
+  std::memset(pair_codes_, 0, entries * 32);
+  pair_scales_.assign(entries, 0.0f);
+  pair_code_sums_.assign(entries, 0);
+  pair_scaled_sums_.assign(entries, 0.0f);
+  for (int row = 0; row < num_rows_; ++row) {
+    for (int64_t b = 0; b < num_blocks_; ++b) {
+      const size_t at = PairIndex(b / kGroupBlocks, row / 2);
+      const int lane = row % 2 * kGroupBlocks + b % kGroupBlocks;
+      for (int k = 0; k < 4; ++k) {
+        for (int h = 0; h < 2; ++h) {
+          std::memcpy(pair_codes_ + at * 32 + 64 * (2 * k + h) + 4 * lane,
+                      codes(row, b) + 16 * h + 4 * k, 4);
+        }
+      }
+      pair_scales_[at + lane] = scales_[Index(row, b)];
+      pair_code_sums_[at + lane] = code_sums_[Index(row, b)];
+      pair_scaled_sums_[at + lane] = scaled_sums_[Index(row, b)];
+    }
+  }
 }
 
 void Q8Activations::BuildTiles() {
