@@ -390,6 +390,44 @@ TEST(Q8ActivationsTest, QuantizesByDefinition) {
   EXPECT_THROW(q.Quantize(x.data(), 1, kCols, 40), Error);
 }
 
+// The lane layouts hold every code where their comments say (code i of
+// block j of a group: vector 2 (i % 16 / 8) + i / 16 of a single row, lane
+// j + 8 (i % 8 / 4); vector 2 (i % 16 / 4) + i / 16 of a pair, lane j + 8
+// (row % 2)), scales and sums beside them, and zeros past the last block
+// and row.
+TEST(Q8ActivationsTest, LaneLayoutsHoldTheCodes) {
+  std::mt19937 rng(29);
+  constexpr int64_t kBlocks = 11;  // a whole group and three blocks of a second
+  for (int rows : {1, 3}) {
+    const std::vector<float> x = RandomActivations(rows * kBlocks * 32, rng);
+    Q8Activations q;
+    q.Quantize(x.data(), rows, kBlocks * 32, kBlocks * 32);
+    ASSERT_EQ(q.num_groups(), 2);
+    const int stored_rows = rows == 1 ? 1 : (rows + 1) / 2 * 2;
+    for (int row = 0; row < stored_rows; ++row) {
+      for (int64_t b = 0; b < 2 * Q8Activations::kGroupBlocks; ++b) {
+        const bool present = row < rows && b < kBlocks;
+        const int64_t g = b / Q8Activations::kGroupBlocks, j = b % Q8Activations::kGroupBlocks;
+        for (int i = 0; i < 32; ++i) {
+          const int expected = present ? q.codes(row, b)[i] : 0;
+          const int8_t* lane =
+              rows == 1
+                  ? q.group_codes(g) + 64 * (2 * (i % 16 / 8) + i / 16) + 4 * (j + 8 * (i % 8 / 4))
+                  : q.pair_codes(g, row / 2) + 64 * (2 * (i % 16 / 4) + i / 16) +
+                        4 * (j + 8 * (row % 2));
+          ASSERT_EQ(lane[i % 4], expected) << rows << " rows, row " << row << " block " << b;
+        }
+        if (rows > 1) {
+          const int at = static_cast<int>(j + 8 * (row % 2));
+          EXPECT_EQ(q.pair_scales(g, row / 2)[at], present ? q.scales(row)[b] : 0.0f);
+          EXPECT_EQ(q.pair_code_sums(g, row / 2)[at], present ? q.code_sums(row)[b] : 0);
+          EXPECT_EQ(q.pair_scaled_sums(g, row / 2)[at], present ? q.scaled_sums(row)[b] : 0.0f);
+        }
+      }
+    }
+  }
+}
+
 // Q8 products at every SIMD level against double sums of the exactly
 // dequantized weights times the dequantized activation codes. The kernels
 // compute d s (sum u q) + m (s sum q) per block, so the rounding bound uses
