@@ -543,6 +543,25 @@ struct Avx512Vnni {
   // Blocks go in pairs: lanes 0-7 of a vector are block 2P's 8 rows, lanes
   // 8-15 block 2P+1's, so pair slot P % 4 holds partial sums 2P % 8 and
   // 2P % 8 + 1.
+  static constexpr int kMaxPairRows = 6;
+
+  // The activation layouts that Batch reads for `num_rows` rows.
+  template <class Format>
+  static unsigned Layouts(int num_rows) {
+    unsigned layouts = 0;
+    for (int first_row = 0; first_row < num_rows; first_row += Q8Activations::kTileRows) {
+      const int rows = std::min(Q8Activations::kTileRows, num_rows - first_row);
+      if constexpr (!std::is_same_v<Format, FormatQ8_0>) {
+        layouts |= num_rows == 1          ? Q8Activations::kGroups
+                   : rows <= kMaxPairRows ? Q8Activations::kPairs
+                                          : Q8Activations::kTiles;
+      } else if (rows > 2) {
+        layouts |= Q8Activations::kTiles;
+      }
+    }
+    return layouts;
+  }
+
   // A weight row against activation rows first_row .. first_row + rows - 1
   // (at most kTileRows, first_row a multiple of it); bytes_to_end bytes
   // from w_row on may be read.
@@ -554,7 +573,7 @@ struct Avx512Vnni {
     if constexpr (!std::is_same_v<Format, FormatQ8_0>) {
       if (x.num_rows() == 1) {
         *y = LaneRow<Format>(w_row, bytes_to_end, x);
-      } else if (rows <= 6) {
+      } else if (rows <= kMaxPairRows) {
         [&]<int... kPairs>(std::integer_sequence<int, kPairs...>) {
           (((rows + 1) / 2 == kPairs + 1 &&
             (PairRows<Format, kPairs + 1>(w_row, bytes_to_end, x, first_row, rows, y, y_stride),
@@ -614,6 +633,10 @@ struct Avx512Vnni {
 void MatMulQ8RowsAvx512Vnni(const WeightMatrix& w, const Q8Activations& x, float* y,
                             size_t y_stride, int64_t row_begin, int64_t row_end) {
   MatMulQ8Rows<Avx512Vnni>(w, x, y, y_stride, row_begin, row_end);
+}
+
+unsigned Q8LayoutsAvx512Vnni(TensorType type, int num_rows) {
+  return Q8LayoutsFor<Avx512Vnni>(type, num_rows);
 }
 
 }  // namespace ri::simd

@@ -20,7 +20,9 @@
 // An `Isa` provides kHasBatchKernel and
 //   template <class Format> static float Row(const uint8_t* w_row,
 //       const Q8Activations& x, int row)
-// and, when kHasBatchKernel, for 1..8 activation rows from a multiple of 8:
+// and, when kHasBatchKernel, the Q8Activations layouts it reads for a batch
+//   template <class Format> static unsigned Layouts(int num_rows)
+// and, for 1..8 activation rows from a multiple of 8:
 //   template <class Format> static void Batch(const uint8_t* w_row,
 //       int64_t bytes_to_end, const Q8Activations& x, int first_row,
 //       int rows, float* y, size_t y_stride)
@@ -139,6 +141,23 @@ void MatMulQ8Rows(const WeightMatrix& w, const Q8Activations& x, float* y, size_
   }
 }
 
+// The Q8Activations layouts an ISA's kernels read for `num_rows` rows of a
+// Q4_0, Q4_1 or Q8_0 matrix (besides the rows themselves).
+template <class Isa>
+unsigned Q8LayoutsFor(TensorType type, int num_rows) {
+  if constexpr (Isa::kHasBatchKernel) {
+    switch (type) {
+      case TensorType::Q4_0:
+        return Isa::template Layouts<FormatQ4_0>(num_rows);
+      case TensorType::Q4_1:
+        return Isa::template Layouts<FormatQ4_1>(num_rows);
+      default:
+        return Isa::template Layouts<FormatQ8_0>(num_rows);
+    }
+  }
+  return 0;
+}
+
 // The instantiations, compiled with their ISA's flags.
 void MatMulQ8RowsScalar(const WeightMatrix& w, const Q8Activations& x, float* y, size_t y_stride,
                         int64_t row_begin, int64_t row_end);
@@ -146,5 +165,6 @@ void MatMulQ8RowsAvx2(const WeightMatrix& w, const Q8Activations& x, float* y, s
                       int64_t row_begin, int64_t row_end);
 void MatMulQ8RowsAvx512Vnni(const WeightMatrix& w, const Q8Activations& x, float* y,
                             size_t y_stride, int64_t row_begin, int64_t row_end);
+unsigned Q8LayoutsAvx512Vnni(TensorType type, int num_rows);
 
 }  // namespace ri::simd

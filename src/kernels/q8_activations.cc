@@ -51,7 +51,8 @@ int8_t* AlignedBytes(std::vector<int8_t>& storage, size_t bytes) {
 
 }  // namespace
 
-void Q8Activations::Quantize(const float* x, int num_rows, size_t stride, int64_t cols) {
+void Q8Activations::Quantize(const float* x, int num_rows, size_t stride, int64_t cols,
+                             unsigned layouts) {
   if (cols % 32 != 0 || num_rows < 0) {
     Fail("Q8 activations: {} rows of {} values are not whole blocks of 32", num_rows, cols);
   }
@@ -69,11 +70,9 @@ void Q8Activations::Quantize(const float* x, int num_rows, size_t stride, int64_
       scaled_sums_[i] = scales_[i] * static_cast<float>(code_sums_[i]);
     }
   }
-  if (num_rows == 1) BuildGroups();
-  if (num_rows >= 2) {
-    BuildPairs();
-    BuildTiles();
-  }
+  if (num_rows == 1 && (layouts & kGroups) != 0) BuildGroups();
+  if (num_rows >= 2 && (layouts & kPairs) != 0) BuildPairs();
+  if (num_rows >= 2 && (layouts & kTiles) != 0) BuildTiles();
 }
 
 void Q8Activations::BuildGroups() {

@@ -28,9 +28,16 @@ class Q8Activations {
  public:
   static constexpr int kTileRows = 8;
 
+  // The layouts besides the rows, built only for kernels that read them:
+  // group codes (a single row), row pairs and tiles (two or more rows).
+  enum Layout : unsigned { kGroups = 1, kPairs = 2, kTiles = 4 };
+  static constexpr unsigned kAllLayouts = kGroups | kPairs | kTiles;
+
   // Quantizes `num_rows` rows of `cols` floats (a multiple of 32), `stride`
-  // floats apart. Reuses the storage of earlier calls.
-  void Quantize(const float* x, int num_rows, size_t stride, int64_t cols);
+  // floats apart, and builds those of `layouts` that apply to num_rows.
+  // Reuses the storage of earlier calls.
+  void Quantize(const float* x, int num_rows, size_t stride, int64_t cols,
+                unsigned layouts = kAllLayouts);
 
   int num_rows() const { return num_rows_; }
   int64_t num_blocks() const { return num_blocks_; }
