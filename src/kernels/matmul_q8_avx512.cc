@@ -488,24 +488,35 @@ struct Avx512Vnni {
     }
   }
 
+  // Calls add.template operator()<kLoads>(g, blocks) for each group g of
+  // 8 blocks of a row of `num_blocks`, `blocks` of them present and kLoads
+  // of the group's weight loads needed for them.
+  template <class AddGroup>
+  [[gnu::always_inline]] static void ForEachLaneGroup(int64_t num_blocks, AddGroup add) {
+    const int64_t whole_groups = num_blocks / Q8Activations::kGroupBlocks;
+    for (int64_t g = 0; g < whole_groups; ++g) {
+      add.template operator()<3>(g, Q8Activations::kGroupBlocks);
+    }
+    const int rest = static_cast<int>(num_blocks - whole_groups * Q8Activations::kGroupBlocks);
+    if (rest > 6) {
+      add.template operator()<3>(whole_groups, rest);
+    } else if (rest > 3) {
+      add.template operator()<2>(whole_groups, rest);
+    } else if (rest > 0) {
+      add.template operator()<1>(whole_groups, rest);
+    }
+  }
+
   // Q4 weights against the single activation row, by groups of 8 blocks in
   // lanes: four vpdpbusd a group.
   template <class Format>
   static float LaneRow(const uint8_t* w_row, int64_t bytes_to_end, const Q8Activations& x) {
     __m256 acc = _mm256_setzero_ps();
-    const int64_t whole_groups = x.num_blocks() / Q8Activations::kGroupBlocks;
-    for (int64_t g = 0; g < whole_groups; ++g) {
-      AddLaneGroup<Format, 3>(w_row, bytes_to_end, x, g, 0xFF, acc);
-    }
-    const int rest = static_cast<int>(x.num_blocks() - whole_groups * Q8Activations::kGroupBlocks);
-    const __mmask8 lanes = static_cast<__mmask8>((1u << rest) - 1);
-    if (rest > 6) {
-      AddLaneGroup<Format, 3>(w_row, bytes_to_end, x, whole_groups, lanes, acc);
-    } else if (rest > 3) {
-      AddLaneGroup<Format, 2>(w_row, bytes_to_end, x, whole_groups, lanes, acc);
-    } else if (rest > 0) {
-      AddLaneGroup<Format, 1>(w_row, bytes_to_end, x, whole_groups, lanes, acc);
-    }
+    ForEachLaneGroup(
+        x.num_blocks(), [&]<int kLoads>(int64_t g, int blocks) __attribute__((always_inline)) {
+          const auto lanes = static_cast<__mmask8>((1u << blocks) - 1);
+          AddLaneGroup<Format, kLoads>(w_row, bytes_to_end, x, g, lanes, acc);
+        });
     return SumPartialLanes(acc);
   }
 
@@ -518,19 +529,11 @@ struct Avx512Vnni {
     __m512 acc[kPairs];
     for (__m512& a : acc) a = _mm512_setzero_ps();
     const int first_pair = first_row / 2;
-    const int64_t whole_groups = x.num_blocks() / Q8Activations::kGroupBlocks;
-    for (int64_t g = 0; g < whole_groups; ++g) {
-      AddPairGroup<Format, kPairs, 3>(w_row, bytes_to_end, x, first_pair, g, 0xFFFF, acc);
-    }
-    const int rest = static_cast<int>(x.num_blocks() - whole_groups * Q8Activations::kGroupBlocks);
-    const __mmask16 lanes = static_cast<__mmask16>(((1u << rest) - 1) * 0x101);
-    if (rest > 6) {
-      AddPairGroup<Format, kPairs, 3>(w_row, bytes_to_end, x, first_pair, whole_groups, lanes, acc);
-    } else if (rest > 3) {
-      AddPairGroup<Format, kPairs, 2>(w_row, bytes_to_end, x, first_pair, whole_groups, lanes, acc);
-    } else if (rest > 0) {
-      AddPairGroup<Format, kPairs, 1>(w_row, bytes_to_end, x, first_pair, whole_groups, lanes, acc);
-    }
+    ForEachLaneGroup(
+        x.num_blocks(), [&]<int kLoads>(int64_t g, int blocks) __attribute__((always_inline)) {
+          const auto lanes = static_cast<__mmask16>(((1u << blocks) - 1) * 0x101);
+          AddPairGroup<Format, kPairs, kLoads>(w_row, bytes_to_end, x, first_pair, g, lanes, acc);
+        });
 #pragma GCC unroll 4
     for (int p = 0; p < kPairs; ++p) {
       y[2 * p * y_stride] = SumPartialLanes(_mm512_castps512_ps256(acc[p]));
@@ -540,9 +543,8 @@ struct Avx512Vnni {
     }
   }
 
-  // Blocks go in pairs: lanes 0-7 of a vector are block 2P's 8 rows, lanes
-  // 8-15 block 2P+1's, so pair slot P % 4 holds partial sums 2P % 8 and
-  // 2P % 8 + 1.
+  // Q4 batches of up to this many rows (of a tile) take the row-pair
+  // kernel; fuller tiles the tile kernel, as fast there.
   static constexpr int kMaxPairRows = 6;
 
   // The activation layouts that Batch reads for `num_rows` rows.
@@ -568,29 +570,31 @@ struct Avx512Vnni {
   template <class Format>
   static void Batch(const uint8_t* w_row, int64_t bytes_to_end, const Q8Activations& x,
                     int first_row, int rows, float* y, size_t y_stride) {
-    // Q4 weights: the lane kernels, but the tile kernel (as fast) for
-    // (nearly) full tiles.
     if constexpr (!std::is_same_v<Format, FormatQ8_0>) {
       if (x.num_rows() == 1) {
         *y = LaneRow<Format>(w_row, bytes_to_end, x);
-      } else if (rows <= kMaxPairRows) {
+        return;
+      }
+      if (rows <= kMaxPairRows) {
         [&]<int... kPairs>(std::integer_sequence<int, kPairs...>) {
           (((rows + 1) / 2 == kPairs + 1 &&
             (PairRows<Format, kPairs + 1>(w_row, bytes_to_end, x, first_row, rows, y, y_stride),
              true)) ||
            ...);
         }
-        (std::make_integer_sequence<int, 3>{});
-      } else {
-        Tile<Format>(w_row, x, first_row / Q8Activations::kTileRows, rows, y, y_stride);
+        (std::make_integer_sequence<int, kMaxPairRows / 2>{});
+        return;
       }
     } else if (rows == 1) {
       *y = Row<Format>(w_row, x, first_row);
-    } else {
-      Tile<Format>(w_row, x, first_row / Q8Activations::kTileRows, rows, y, y_stride);
+      return;
     }
+    Tile<Format>(w_row, x, first_row / Q8Activations::kTileRows, rows, y, y_stride);
   }
 
+  // Blocks go in pairs: lanes 0-7 of a vector are block 2P's 8 rows, lanes
+  // 8-15 block 2P+1's, so pair slot P % 4 holds partial sums 2P % 8 and
+  // 2P % 8 + 1.
   template <class Format>
   static void Tile(const uint8_t* w_row, const Q8Activations& x, int tile, int rows, float* y,
                    size_t y_stride) {
