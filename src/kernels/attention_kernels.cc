@@ -13,6 +13,7 @@
 #include <limits>
 
 #include "kernels/cpu_features.h"
+#include "kernels/simd_exp.h"
 #include "util/fp16.h"
 
 namespace ri {
@@ -68,18 +69,23 @@ float PageUpperBoundScalar(const float* queries, int num_queries, const float* k
   return bound;
 }
 
-// exp(x) for x <= 0 by Cody-Waite range reduction x = n ln2 + r and a
-// degree-6 polynomial for exp(r) (the Cephes expf coefficients): within 2
-// ulp of the exact value; inputs below -87.3 give 0.
-constexpr float kLog2e = 1.44269504088896341f;
-constexpr float kLn2High = 0.693359375f;
-constexpr float kLn2Low = -2.12194440e-4f;
-constexpr float kExpPoly[] = {1.9875691500e-4f, 1.3981999507e-3f, 8.3334519073e-3f,
-                              4.1665795894e-2f, 1.6666665459e-1f, 5.0000001201e-1f};
+void FloatsToF16Scalar(const float* from, int count, uint16_t* to) {
+  for (int i = 0; i < count; ++i) to[i] = FloatToFp16(from[i]);
+}
+
+void WidenKeyBoundsScalar(const uint16_t* keys, int count, int dim, float* lo, float* hi) {
+  for (int i = 0; i < count; ++i) {
+    for (int d = 0; d < dim; ++d) {
+      const float k = Fp16ToFloat(keys[static_cast<size_t>(i) * dim + d]);
+      lo[d] = std::min(lo[d], k);
+      hi[d] = std::max(hi[d], k);
+    }
+  }
+}
 
 // ---------------------------------------------------------------- AVX-512
 
-#define RI_AVX512 __attribute__((target("avx512f,avx512dq,avx512vl,fma,f16c")))
+#define RI_AVX512 RI_AVX512_FLOAT
 
 RI_AVX512 __m512 LoadHalf16(const uint16_t* p) {
   return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
@@ -96,18 +102,6 @@ RI_AVX512 __m128 ReduceFour(__m512 a, __m512 b, __m512 c, __m512 d) {
   return _mm_add_ps(_mm256_castps256_ps128(halves), _mm256_extractf128_ps(halves, 1));
 }
 
-RI_AVX512 __m512 ExpNonPositive512(__m512 x) {
-  x = _mm512_max_ps(x, _mm512_set1_ps(-87.3f));
-  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(kLog2e)),
-                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(kLn2High), x);
-  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(kLn2Low), r);
-  __m512 p = _mm512_set1_ps(kExpPoly[0]);
-  for (int k = 1; k < 6; ++k) p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kExpPoly[k]));
-  const __m512 y = _mm512_add_ps(_mm512_fmadd_ps(_mm512_mul_ps(p, r), r, r), _mm512_set1_ps(1.0f));
-  return _mm512_scalef_ps(y, n);
-}
-
 RI_AVX512 float SoftmaxRowAvx512(float* row, int count) {
   __m512 max_vector = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
   int i = 0;
@@ -117,14 +111,14 @@ RI_AVX512 float SoftmaxRowAvx512(float* row, int count) {
   const __m512 shift = _mm512_set1_ps(max_score);
   __m512 sum_vector = _mm512_setzero_ps();
   for (i = 0; i + 16 <= count; i += 16) {
-    const __m512 e = ExpNonPositive512(_mm512_sub_ps(_mm512_loadu_ps(row + i), shift));
+    const __m512 e = simd_exp::Exp512(_mm512_sub_ps(_mm512_loadu_ps(row + i), shift));
     _mm512_storeu_ps(row + i, e);
     sum_vector = _mm512_add_ps(sum_vector, e);
   }
   if (i < count) {
     const __mmask16 tail = static_cast<__mmask16>((1u << (count - i)) - 1);
     const __m512 e =
-        ExpNonPositive512(_mm512_sub_ps(_mm512_maskz_loadu_ps(tail, row + i), shift));
+        simd_exp::Exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(tail, row + i), shift));
     _mm512_mask_storeu_ps(row + i, tail, e);
     sum_vector = _mm512_add_ps(sum_vector, _mm512_maskz_mov_ps(tail, e));
   }
@@ -250,10 +244,38 @@ RI_AVX512 void AccumulateValuesAvx512(const float* weights, size_t weight_stride
 
 // ---------------------------------------------------------------- AVX2
 
-#define RI_AVX2 __attribute__((target("avx2,fma,f16c")))
+#define RI_AVX2 RI_AVX2_FLOAT
 
 RI_AVX2 __m256 LoadHalf8(const uint16_t* p) {
   return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+
+// F16C converts with the current rounding mode (nearest even by default, as
+// FloatToFp16), quiets NaNs as it does and keeps subnormals; the wider
+// AVX-512 registers would not pay off on a few hundred values per call.
+RI_AVX2 void FloatsToF16F16c(const float* from, int count, uint16_t* to) {
+  int i = 0;
+  for (; i + 8 <= count; i += 8) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(to + i),
+                     _mm256_cvtps_ph(_mm256_loadu_ps(from + i), _MM_FROUND_TO_NEAREST_INT));
+  }
+  FloatsToF16Scalar(from + i, count - i, to + i);
+}
+
+// MINPS returns its second operand when either is NaN, as std::min(lo, k)
+// keeps lo; the same for MAXPS.
+RI_AVX2 void WidenKeyBoundsF16c(const uint16_t* keys, int count, int dim, float* lo, float* hi) {
+  for (int d = 0; d < dim; d += 8) {
+    __m256 low = _mm256_loadu_ps(lo + d);
+    __m256 high = _mm256_loadu_ps(hi + d);
+    for (int i = 0; i < count; ++i) {
+      const __m256 k = LoadHalf8(keys + static_cast<size_t>(i) * dim + d);
+      low = _mm256_min_ps(k, low);
+      high = _mm256_max_ps(k, high);
+    }
+    _mm256_storeu_ps(lo + d, low);
+    _mm256_storeu_ps(hi + d, high);
+  }
 }
 
 RI_AVX2 float HorizontalSum(__m256 v) {
@@ -263,21 +285,6 @@ RI_AVX2 float HorizontalSum(__m256 v) {
   return _mm_cvtss_f32(sum);
 }
 
-RI_AVX2 __m256 ExpNonPositive256(__m256 x) {
-  x = _mm256_max_ps(x, _mm256_set1_ps(-87.3f));
-  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(kLog2e)),
-                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(kLn2High), x);
-  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(kLn2Low), r);
-  __m256 p = _mm256_set1_ps(kExpPoly[0]);
-  for (int k = 1; k < 6; ++k) p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(kExpPoly[k]));
-  const __m256 y = _mm256_add_ps(_mm256_fmadd_ps(_mm256_mul_ps(p, r), r, r), _mm256_set1_ps(1.0f));
-  // 2^n by building the exponent field (n >= -126 after the clamp).
-  const __m256i exponent =
-      _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-  return _mm256_mul_ps(y, _mm256_castsi256_ps(exponent));
-}
-
 RI_AVX2 float SoftmaxRowAvx2(float* row, int count) {
   float max_score = -std::numeric_limits<float>::infinity();
   for (int i = 0; i < count; ++i) max_score = std::max(max_score, row[i]);
@@ -285,7 +292,7 @@ RI_AVX2 float SoftmaxRowAvx2(float* row, int count) {
   __m256 sum_vector = _mm256_setzero_ps();
   int i = 0;
   for (; i + 8 <= count; i += 8) {
-    const __m256 e = ExpNonPositive256(_mm256_sub_ps(_mm256_loadu_ps(row + i), shift));
+    const __m256 e = simd_exp::Exp256(_mm256_sub_ps(_mm256_loadu_ps(row + i), shift));
     _mm256_storeu_ps(row + i, e);
     sum_vector = _mm256_add_ps(sum_vector, e);
   }
@@ -400,6 +407,18 @@ void AccumulateValuesF16(const float* weights, size_t weight_stride, int num_que
   } else {
     AccumulateValuesScalar(weights, weight_stride, num_queries, values, count, dim, out);
   }
+}
+
+void FloatsToF16(const float* from, int count, uint16_t* to) {
+  if (ActiveSimdLevel() >= SimdLevel::kAvx2) return FloatsToF16F16c(from, count, to);
+  FloatsToF16Scalar(from, count, to);
+}
+
+void WidenKeyBounds(const uint16_t* keys, int count, int dim, float* lo, float* hi) {
+  if (ActiveSimdLevel() >= SimdLevel::kAvx2 && dim % 8 == 0) {
+    return WidenKeyBoundsF16c(keys, count, dim, lo, hi);
+  }
+  WidenKeyBoundsScalar(keys, count, dim, lo, hi);
 }
 
 }  // namespace ri

@@ -27,4 +27,13 @@ void SoftmaxRows(float* scores, int rows, int count, size_t stride, float* log_s
 void AccumulateValuesF16(const float* weights, size_t weight_stride, int num_queries,
                          const uint16_t* values, int count, int dim, float* out);
 
+// to[i] = from[i] rounded to F16, nearest even (as FloatToFp16): how keys and
+// values enter the cache.
+void FloatsToF16(const float* from, int count, uint16_t* to);
+
+// Widens Quest's page bounds by `count` F16 keys of `dim` values:
+// lo[d] = min(lo[d], key[d]) and hi[d] = max(hi[d], key[d]) in float, as
+// std::min / std::max do (a NaN key leaves a bound as it is).
+void WidenKeyBounds(const uint16_t* keys, int count, int dim, float* lo, float* hi);
+
 }  // namespace ri

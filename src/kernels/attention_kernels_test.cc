@@ -8,27 +8,13 @@
 #include <random>
 #include <vector>
 
-#include "kernels/cpu_features.h"
+#include "kernels/simd_level_test_util.h"
 #include "util/fp16.h"
 
 namespace ri {
 namespace {
 
-std::vector<SimdLevel> SupportedLevels() {
-  std::vector<SimdLevel> levels = {SimdLevel::kScalar};
-  if (DetectSimdLevel() >= SimdLevel::kAvx2) levels.push_back(SimdLevel::kAvx2);
-  if (DetectSimdLevel() >= SimdLevel::kAvx512) levels.push_back(SimdLevel::kAvx512);
-  return levels;
-}
-
-class AttentionKernelsTest : public ::testing::TestWithParam<SimdLevel> {
- protected:
-  void SetUp() override { previous_ = ForceSimdLevel(GetParam()); }
-  void TearDown() override { ForceSimdLevel(previous_); }
-  SimdLevel previous_ = SimdLevel::kScalar;
-  std::mt19937 rng_{12};
-  std::normal_distribution<float> normal_{0.0f, 1.0f};
-};
+class AttentionKernelsTest : public EverySimdLevelTest {};
 
 std::vector<uint16_t> RandomHalves(size_t n, std::mt19937& rng) {
   std::normal_distribution<float> normal(0.0f, 1.0f);
@@ -147,8 +133,69 @@ TEST_P(AttentionKernelsTest, PageUpperBoundMatchesBruteForce) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(EveryLevel, AttentionKernelsTest, ::testing::ValuesIn(SupportedLevels()),
-                         [](const auto& info) { return std::string(SimdLevelName(info.param)); });
+TEST_P(AttentionKernelsTest, F16ConversionRoundsToNearestEven) {
+  // Every half converts back to itself (NaNs to their quiet form); offsets of
+  // 1..7 show the tails after whole vectors.
+  std::vector<float> floats;
+  std::vector<uint16_t> expected;
+  for (uint32_t h = 0; h < 0x10000; ++h) {
+    floats.push_back(Fp16ToFloat(static_cast<uint16_t>(h)));
+    const bool nan = (h & 0x7C00u) == 0x7C00u && (h & 0x3FFu) != 0;
+    expected.push_back(static_cast<uint16_t>(nan ? h | 0x200u : h));
+  }
+  // Midpoints between neighbouring finite halves of the same sign go to the
+  // one with an even mantissa; float holds them exactly.
+  for (uint32_t h = 0; h < 0x7BFF; ++h) {
+    for (const uint32_t sign : {0u, 0x8000u}) {
+      const double low = Fp16ToFloat(static_cast<uint16_t>(sign | h));
+      const double high = Fp16ToFloat(static_cast<uint16_t>(sign | (h + 1)));
+      floats.push_back(static_cast<float>((low + high) / 2));
+      expected.push_back(static_cast<uint16_t>(sign | ((h & 1u) == 0 ? h : h + 1)));
+    }
+  }
+  // Beyond the largest half: to infinity from 65520 on.
+  for (const float big : {65519.0f, 65520.0f, 1e6f, -65520.0f}) {
+    floats.push_back(big);
+    expected.push_back(FloatToFp16(big));
+  }
+  EXPECT_EQ(FloatToFp16(65519.0f), 0x7BFFu);
+  EXPECT_EQ(FloatToFp16(65520.0f), 0x7C00u);
+  for (int offset = 0; offset < 8; ++offset) {
+    const int count = static_cast<int>(floats.size()) - offset;
+    std::vector<uint16_t> halves(count);
+    FloatsToF16(floats.data() + offset, count, halves.data());
+    for (int i = 0; i < count; ++i) {
+      ASSERT_EQ(halves[i], expected[offset + i]) << "float " << floats[offset + i];
+    }
+  }
+}
+
+TEST_P(AttentionKernelsTest, KeyBoundsAreElementwiseMinMax) {
+  for (int dim : {8, 64, 24, 5}) {
+    for (int count : {1, 3, 16}) {
+      std::vector<uint16_t> keys = RandomHalves(static_cast<size_t>(count) * dim, rng_);
+      keys[dim / 2] = 0x7E00u;  // a NaN key leaves the bound as it is
+      std::vector<float> lo(dim), hi(dim);
+      for (int d = 0; d < dim; ++d) {
+        lo[d] = d % 3 == 0 ? INFINITY : normal_(rng_);
+        hi[d] = d % 3 == 0 ? -INFINITY : lo[d] + 0.5f;
+      }
+      std::vector<float> expected_lo = lo, expected_hi = hi;
+      for (int i = 0; i < count; ++i) {
+        for (int d = 0; d < dim; ++d) {
+          const float k = Fp16ToFloat(keys[i * dim + d]);
+          if (k < expected_lo[d]) expected_lo[d] = k;
+          if (k > expected_hi[d]) expected_hi[d] = k;
+        }
+      }
+      WidenKeyBounds(keys.data(), count, dim, lo.data(), hi.data());
+      EXPECT_EQ(lo, expected_lo) << "dim " << dim << " count " << count;
+      EXPECT_EQ(hi, expected_hi) << "dim " << dim << " count " << count;
+    }
+  }
+}
+
+RI_INSTANTIATE_FOR_EVERY_SIMD_LEVEL(AttentionKernelsTest);
 
 }  // namespace
 }  // namespace ri

@@ -3,10 +3,20 @@
 #include <algorithm>
 #include <limits>
 
+#include "kernels/attention_kernels.h"
 #include "util/error.h"
-#include "util/fp16.h"
 
 namespace ri {
+
+namespace {
+
+// Empty bounds, which the first key widening them replaces.
+void ResetBounds(float* lo, float* hi, int dim) {
+  std::fill(lo, lo + dim, std::numeric_limits<float>::infinity());
+  std::fill(hi, hi + dim, -std::numeric_limits<float>::infinity());
+}
+
+}  // namespace
 
 KvPagePool::KvPagePool(const KvGeometry& geometry)
     : geometry_(geometry),
@@ -123,14 +133,11 @@ void SequenceKvCache::Write(int layer, int position, const float* key, const flo
   const int slot = position % g.page_size;
   // Bounds of the stored (F16) keys, so that Quest's bound is exact.
   for (int h = 0; h < g.num_kv_heads; ++h) {
-    const uint16_t* stored = pool_.keys(page, h) + static_cast<size_t>(slot) * g.head_dim;
     float* lo = pool_.key_min(page, h);
     float* hi = pool_.key_max(page, h);
-    for (int d = 0; d < g.head_dim; ++d) {
-      const float k = Fp16ToFloat(stored[d]);
-      lo[d] = slot == 0 ? k : std::min(lo[d], k);
-      hi[d] = slot == 0 ? k : std::max(hi[d], k);
-    }
+    if (slot == 0) ResetBounds(lo, hi, g.head_dim);
+    WidenKeyBounds(pool_.keys(page, h) + static_cast<size_t>(slot) * g.head_dim, 1, g.head_dim,
+                   lo, hi);
   }
   lengths_[layer] = length + 1;
 }
@@ -159,14 +166,10 @@ int SequenceKvCache::StoreEntry(int layer, int position, const float* key, const
   if (page < 0) Fail("KV write at position {} of layer {} into an evicted page", position, layer);
   const int slot = position % g.page_size;
   for (int h = 0; h < g.num_kv_heads; ++h) {
-    const float* k = key + static_cast<size_t>(h) * g.head_dim;
-    const float* v = value + static_cast<size_t>(h) * g.head_dim;
-    uint16_t* k_out = pool_.keys(page, h) + static_cast<size_t>(slot) * g.head_dim;
-    uint16_t* v_out = pool_.values(page, h) + static_cast<size_t>(slot) * g.head_dim;
-    for (int d = 0; d < g.head_dim; ++d) {
-      k_out[d] = FloatToFp16(k[d]);
-      v_out[d] = FloatToFp16(v[d]);
-    }
+    const size_t offset = static_cast<size_t>(h) * g.head_dim;
+    const size_t slot_offset = static_cast<size_t>(slot) * g.head_dim;
+    FloatsToF16(key + offset, g.head_dim, pool_.keys(page, h) + slot_offset);
+    FloatsToF16(value + offset, g.head_dim, pool_.values(page, h) + slot_offset);
   }
   return page;
 }
@@ -178,16 +181,8 @@ void SequenceKvCache::RecomputeBounds(int layer, int page_index) {
   for (int h = 0; h < g.num_kv_heads; ++h) {
     float* lo = pool_.key_min(page, h);
     float* hi = pool_.key_max(page, h);
-    std::fill(lo, lo + g.head_dim, std::numeric_limits<float>::infinity());
-    std::fill(hi, hi + g.head_dim, -std::numeric_limits<float>::infinity());
-    const uint16_t* keys = pool_.keys(page, h);
-    for (int slot = 0; slot < filled; ++slot) {
-      for (int d = 0; d < g.head_dim; ++d) {
-        const float stored = Fp16ToFloat(keys[static_cast<size_t>(slot) * g.head_dim + d]);
-        lo[d] = std::min(lo[d], stored);
-        hi[d] = std::max(hi[d], stored);
-      }
-    }
+    ResetBounds(lo, hi, g.head_dim);
+    WidenKeyBounds(pool_.keys(page, h), filled, g.head_dim, lo, hi);
   }
 }
 

@@ -4,17 +4,6 @@
 
 namespace ri {
 
-void RmsNorm(const float* x, const float* weight, int size, float eps, float* out) {
-  float sum_squares = 0.0f;
-  for (int i = 0; i < size; ++i) sum_squares += x[i] * x[i];
-  const float inverse_rms = 1.0f / std::sqrt(sum_squares / static_cast<float>(size) + eps);
-  for (int i = 0; i < size; ++i) out[i] = x[i] * inverse_rms * weight[i];
-}
-
-void SwiGlu(float* gate, const float* up, int size) {
-  for (int i = 0; i < size; ++i) gate[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
-}
-
 Rope::Rope(const ModelConfig& config, std::span<const float> factors)
     : layout_(config.rope_layout),
       rope_dims_(config.rope_dims),

@@ -9,12 +9,6 @@
 
 namespace ri {
 
-// out = x / sqrt(mean(x^2) + eps) * weight, over `size` elements.
-void RmsNorm(const float* x, const float* weight, int size, float eps, float* out);
-
-// gate[i] = silu(gate[i]) * up[i].
-void SwiGlu(float* gate, const float* up, int size);
-
 // Rotary position embedding of one head's vector, in place.
 class Rope {
  public:

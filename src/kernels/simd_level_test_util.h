@@ -1,0 +1,36 @@
+// A test fixture that runs each test at every SIMD level this CPU supports
+// (ForceSimdLevel), for kernels whose paths are checked against brute force.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/cpu_features.h"
+
+namespace ri {
+
+inline std::vector<SimdLevel> SupportedLevels() {
+  std::vector<SimdLevel> levels = {SimdLevel::kScalar};
+  if (DetectSimdLevel() >= SimdLevel::kAvx2) levels.push_back(SimdLevel::kAvx2);
+  if (DetectSimdLevel() >= SimdLevel::kAvx512) levels.push_back(SimdLevel::kAvx512);
+  return levels;
+}
+
+class EverySimdLevelTest : public ::testing::TestWithParam<SimdLevel> {
+ protected:
+  void SetUp() override { previous_ = ForceSimdLevel(GetParam()); }
+  void TearDown() override { ForceSimdLevel(previous_); }
+  SimdLevel previous_ = SimdLevel::kScalar;
+  std::mt19937 rng_{12};
+  std::normal_distribution<float> normal_{0.0f, 1.0f};
+};
+
+// Instantiates a fixture derived from EverySimdLevelTest, tests named by level.
+#define RI_INSTANTIATE_FOR_EVERY_SIMD_LEVEL(Fixture)                                 \
+  INSTANTIATE_TEST_SUITE_P(EveryLevel, Fixture, ::testing::ValuesIn(SupportedLevels()), \
+                           [](const auto& info) { return std::string(SimdLevelName(info.param)); })
+
+}  // namespace ri
