@@ -119,7 +119,8 @@ void MatMulFloatRows(const WeightMatrix& w, const float* x, int num_x, size_t x_
   }
 }
 
-// The activations quantized once per call and shared by the pool's threads.
+// The activations quantized once per call (on the calling thread) and shared
+// by the pool's threads.
 Q8Activations& CallQuantizedActivations() {
   thread_local Q8Activations activations;
   return activations;
@@ -183,17 +184,7 @@ void MatMulSameInput(std::initializer_list<const WeightMatrix*> ws, const float*
   }
   if (num_x == 0 || units == 0) return;
   Q8Activations& quantized = CallQuantizedActivations();
-  if (any_q8) {
-    // Several rows (a RetroAttention window) are quantized in parallel too.
-    const int64_t cols = ws.begin()[0]->cols;
-    quantized.Prepare(num_x, cols, layouts);
-    pool.ParallelFor(
-        num_x,
-        [&](size_t begin, size_t end) {
-          quantized.QuantizeRows(x, cols, static_cast<int>(begin), static_cast<int>(end));
-        },
-        kRowStepGrain);
-  }
+  if (any_q8) quantized.Quantize(x, num_x, ws.begin()[0]->cols, ws.begin()[0]->cols, layouts);
   pool.ParallelFor(units, [&](size_t begin, size_t end) {
     for (size_t p = 0; p < parts.size(); ++p) {
       const auto& [w, out] = parts[p];

@@ -274,19 +274,22 @@ TEST(MatMulTest, ThreadCountDoesNotChangeResults) {
   std::mt19937 rng(5);
   ThreadPool pools[] = {ThreadPool(1), ThreadPool(2), ThreadPool(3)};
   for (const auto& [type, precision] : TypesAndPrecisions()) {
-    const int64_t cols = ColumnCounts(type)[0];
-    const int64_t rows = 203;  // not a multiple of the grain
-    RandomMatrix matrix(type, rows, cols, rng);
-    matrix.w.activations = precision;
-    for (int num_x : {1, 5}) {
-      const std::vector<float> x = RandomActivations(num_x * cols, rng);
-      std::vector<float> expected(num_x * rows);
-      MatMulRows(matrix.w, x.data(), num_x, cols, expected.data(), rows, 0, rows);
-      for (ThreadPool& pool : pools) {
-        std::vector<float> y(num_x * rows, std::numeric_limits<float>::quiet_NaN());
-        MatMul(matrix.w, x.data(), num_x, y.data(), pool);
-        ASSERT_EQ(0, std::memcmp(y.data(), expected.data(), y.size() * sizeof(float)))
-            << Traits(type).name << " threads=" << pool.num_threads() << " num_x=" << num_x;
+    // and a wide matrix: 40 blocks of 32, several lane groups a row.
+    for (const int64_t cols : {ColumnCounts(type)[0], int64_t{1280}}) {
+      const int64_t rows = 203;  // not a multiple of the grain
+      RandomMatrix matrix(type, rows, cols, rng);
+      matrix.w.activations = precision;
+      for (int num_x : {1, 5, 8}) {
+        const std::vector<float> x = RandomActivations(num_x * cols, rng);
+        std::vector<float> expected(num_x * rows);
+        MatMulRows(matrix.w, x.data(), num_x, cols, expected.data(), rows, 0, rows);
+        for (ThreadPool& pool : pools) {
+          std::vector<float> y(num_x * rows, std::numeric_limits<float>::quiet_NaN());
+          MatMul(matrix.w, x.data(), num_x, y.data(), pool);
+          ASSERT_EQ(0, std::memcmp(y.data(), expected.data(), y.size() * sizeof(float)))
+              << Traits(type).name << " cols=" << cols << " threads=" << pool.num_threads()
+              << " num_x=" << num_x;
+        }
       }
     }
   }

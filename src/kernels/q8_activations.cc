@@ -53,60 +53,31 @@ int8_t* AlignedBytes(std::vector<int8_t>& storage, size_t bytes) {
 
 void Q8Activations::Quantize(const float* x, int num_rows, size_t stride, int64_t cols,
                              unsigned layouts) {
-  Prepare(num_rows, cols, layouts);
-  QuantizeRows(x, stride, 0, num_rows);
-}
-
-void Q8Activations::Prepare(int num_rows, int64_t cols, unsigned layouts) {
   if (cols % 32 != 0 || num_rows < 0) {
     Fail("Q8 activations: {} rows of {} values are not whole blocks of 32", num_rows, cols);
   }
   num_rows_ = num_rows;
   num_blocks_ = cols / 32;
-  layouts_ = layouts & (num_rows == 1 ? kGroups : num_rows >= 2 ? kPairs | kTiles : 0);
   const size_t blocks = static_cast<size_t>(num_rows) * num_blocks_;
   codes_ = AlignedBytes(storage_, blocks * 32);
   scales_.resize(blocks);
   code_sums_.resize(blocks);
   scaled_sums_.resize(blocks);
-  // The layouts' padding (blocks past the last, a missing row) stays zero.
-  if ((layouts_ & kGroups) != 0) {
-    group_codes_ = AlignedBytes(group_storage_, num_groups() * 256);
-    std::memset(group_codes_, 0, num_groups() * 256);
-  }
-  if ((layouts_ & kPairs) != 0) {
-    const size_t entries = static_cast<size_t>(num_groups()) * num_pairs() * 2 * kGroupBlocks;
-    pair_codes_ = AlignedBytes(pair_storage_, entries * 32);
-    std::memset(pair_codes_, 0, entries * 32);
-    pair_scales_.assign(entries, 0.0f);
-    pair_code_sums_.assign(entries, 0);
-    pair_scaled_sums_.assign(entries, 0.0f);
-  }
-  if ((layouts_ & kTiles) != 0) {
-    const int num_tiles = (num_rows_ + kTileRows - 1) / kTileRows;
-    const size_t entries = static_cast<size_t>(num_tiles) * tile_blocks() * kTileRows;
-    tile_codes_ = AlignedBytes(tile_storage_, entries * 32);
-    std::memset(tile_codes_, 0, entries * 32);
-    tile_scales_.assign(entries, 0.0f);
-    tile_code_sums_.assign(entries, 0);
-    tile_scaled_sums_.assign(entries, 0.0f);
-  }
-}
-
-void Q8Activations::QuantizeRows(const float* x, size_t stride, int row_begin, int row_end) {
-  for (int row = row_begin; row < row_end; ++row) {
+  for (int row = 0; row < num_rows; ++row) {
     for (int64_t b = 0; b < num_blocks_; ++b) {
       const size_t i = Index(row, b);
       QuantizeBlock(x + row * stride + b * 32, codes_ + i * 32, &scales_[i], &code_sums_[i]);
       scaled_sums_[i] = scales_[i] * static_cast<float>(code_sums_[i]);
     }
-    if ((layouts_ & kGroups) != 0) FillGroups();
-    if ((layouts_ & kPairs) != 0) FillPairs(row);
-    if ((layouts_ & kTiles) != 0) FillTiles(row);
   }
+  if (num_rows == 1 && (layouts & kGroups) != 0) BuildGroups();
+  if (num_rows >= 2 && (layouts & kPairs) != 0) BuildPairs();
+  if (num_rows >= 2 && (layouts & kTiles) != 0) BuildTiles();
 }
 
-void Q8Activations::FillGroups() {
+void Q8Activations::BuildGroups() {
+  group_codes_ = AlignedBytes(group_storage_, num_groups() * 256);
+  std::memset(group_codes_, 0, num_groups() * 256);
   for (int64_t b = 0; b < num_blocks_; ++b) {
     const int lane = b % kGroupBlocks;
     for (int v = 0; v < 4; ++v) {
@@ -118,31 +89,48 @@ void Q8Activations::FillGroups() {
   }
 }
 
-void Q8Activations::FillPairs(int row) {
-  for (int64_t b = 0; b < num_blocks_; ++b) {
-    const size_t at = PairIndex(b / kGroupBlocks, row / 2);
-    const int lane = row % 2 * kGroupBlocks + b % kGroupBlocks;
-    for (int k = 0; k < 4; ++k) {
-      for (int h = 0; h < 2; ++h) {
-        std::memcpy(pair_codes_ + at * 32 + 64 * (2 * k + h) + 4 * lane,
-                    codes(row, b) + 16 * h + 4 * k, 4);
+void Q8Activations::BuildPairs() {
+  const size_t entries = static_cast<size_t>(num_groups()) * num_pairs() * 2 * kGroupBlocks;
+  pair_codes_ = AlignedBytes(pair_storage_, entries * 32);
+  std::memset(pair_codes_, 0, entries * 32);
+  pair_scales_.assign(entries, 0.0f);
+  pair_code_sums_.assign(entries, 0);
+  pair_scaled_sums_.assign(entries, 0.0f);
+  for (int row = 0; row < num_rows_; ++row) {
+    for (int64_t b = 0; b < num_blocks_; ++b) {
+      const size_t at = PairIndex(b / kGroupBlocks, row / 2);
+      const int lane = row % 2 * kGroupBlocks + b % kGroupBlocks;
+      for (int k = 0; k < 4; ++k) {
+        for (int h = 0; h < 2; ++h) {
+          std::memcpy(pair_codes_ + at * 32 + 64 * (2 * k + h) + 4 * lane,
+                      codes(row, b) + 16 * h + 4 * k, 4);
+        }
       }
+      pair_scales_[at + lane] = scales_[Index(row, b)];
+      pair_code_sums_[at + lane] = code_sums_[Index(row, b)];
+      pair_scaled_sums_[at + lane] = scaled_sums_[Index(row, b)];
     }
-    pair_scales_[at + lane] = scales_[Index(row, b)];
-    pair_code_sums_[at + lane] = code_sums_[Index(row, b)];
-    pair_scaled_sums_[at + lane] = scaled_sums_[Index(row, b)];
   }
 }
 
-void Q8Activations::FillTiles(int row) {
-  const int tile = row / kTileRows, lane = row % kTileRows;
-  for (int64_t b = 0; b < num_blocks_; ++b) {
-    const size_t t = TileIndex(tile, b);
-    int8_t* group = tile_codes_ + TileIndex(tile, b - b % 2) * 32 + b % 2 * 32 + lane * 4;
-    for (int k = 0; k < 8; ++k) std::memcpy(group + k * 64, codes(row, b) + k * 4, 4);
-    tile_scales_[t + lane] = scales_[Index(row, b)];
-    tile_code_sums_[t + lane] = code_sums_[Index(row, b)];
-    tile_scaled_sums_[t + lane] = scaled_sums_[Index(row, b)];
+void Q8Activations::BuildTiles() {
+  const int num_tiles = (num_rows_ + kTileRows - 1) / kTileRows;
+  const size_t entries = static_cast<size_t>(num_tiles) * tile_blocks() * kTileRows;
+  tile_codes_ = AlignedBytes(tile_storage_, entries * 32);
+  tile_scales_.assign(entries, 0.0f);
+  tile_code_sums_.assign(entries, 0);
+  tile_scaled_sums_.assign(entries, 0.0f);
+  std::memset(tile_codes_, 0, entries * 32);
+  for (int row = 0; row < num_rows_; ++row) {
+    const int tile = row / kTileRows, lane = row % kTileRows;
+    for (int64_t b = 0; b < num_blocks_; ++b) {
+      const size_t t = TileIndex(tile, b);
+      int8_t* group = tile_codes_ + TileIndex(tile, b - b % 2) * 32 + b % 2 * 32 + lane * 4;
+      for (int k = 0; k < 8; ++k) std::memcpy(group + k * 64, codes(row, b) + k * 4, 4);
+      tile_scales_[t + lane] = scales_[Index(row, b)];
+      tile_code_sums_[t + lane] = code_sums_[Index(row, b)];
+      tile_scaled_sums_[t + lane] = scaled_sums_[Index(row, b)];
+    }
   }
 }
 

@@ -38,11 +38,6 @@ class Q8Activations {
   // Reuses the storage of earlier calls.
   void Quantize(const float* x, int num_rows, size_t stride, int64_t cols,
                 unsigned layouts = kAllLayouts);
-  // Quantize in two steps, so that threads can share the rows: Prepare
-  // sizes and zeroes the storage, then QuantizeRows fills rows [row_begin,
-  // row_end) of each layout (calls on disjoint rows may run concurrently).
-  void Prepare(int num_rows, int64_t cols, unsigned layouts = kAllLayouts);
-  void QuantizeRows(const float* x, size_t stride, int row_begin, int row_end);
 
   int num_rows() const { return num_rows_; }
   int64_t num_blocks() const { return num_blocks_; }
@@ -120,13 +115,12 @@ class Q8Activations {
   size_t TileIndex(int tile, int64_t block) const {
     return (static_cast<size_t>(tile) * tile_blocks() + block) * kTileRows;
   }
-  void FillGroups();
-  void FillPairs(int row);
-  void FillTiles(int row);
+  void BuildGroups();
+  void BuildPairs();
+  void BuildTiles();
 
   int num_rows_ = 0;
   int64_t num_blocks_ = 0;
-  unsigned layouts_ = 0;  // those built for num_rows_
   std::vector<int8_t> storage_;  // codes_ points 64-byte aligned into it
   int8_t* codes_ = nullptr;
   std::vector<float> scales_;

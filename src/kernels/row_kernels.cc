@@ -32,6 +32,19 @@ void SwiGluScalar(float* gate, const float* up, int size) {
   for (int i = 0; i < size; ++i) gate[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
 }
 
+// Pairs first .. half - 1 (the SIMD paths' leftovers, or all).
+void RotateHeadScalar(float* head, const float* cosines, const float* sines, int half,
+                      bool adjacent_pairs, int first = 0) {
+  for (int i = first; i < half; ++i) {
+    const int a = adjacent_pairs ? 2 * i : i;
+    const int b = adjacent_pairs ? 2 * i + 1 : i + half;
+    const float x = head[a];
+    const float y = head[b];
+    head[a] = x * cosines[i] - y * sines[i];
+    head[b] = x * sines[i] + y * cosines[i];
+  }
+}
+
 // ---------------------------------------------------------------- AVX-512
 
 // Tails by masked loads (zero lanes add nothing to the sum of squares).
@@ -62,6 +75,38 @@ RI_AVX512_FLOAT void SwiGluAvx512(float* gate, const float* up, int size) {
     _mm512_mask_storeu_ps(gate + i, lanes,
                           _mm512_mul_ps(silu, _mm512_maskz_loadu_ps(lanes, up + i)));
   }
+}
+
+// The 8 floats at p, each twice: p0 p0 p1 p1 ...
+RI_AVX512_FLOAT __m512 EachTwice8(const float* p) {
+  const __m512i twice = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+  return _mm512_permutexvar_ps(twice, _mm512_castps256_ps512(_mm256_loadu_ps(p)));
+}
+
+// Adjacent pairs: each lane multiplies its own value by cos and its
+// partner's (vpermilps swaps the pair) by -sin or +sin, which rounds as the
+// scalar p cos - q sin and q cos + p sin. Halves: as written.
+RI_AVX512_FLOAT void RotateHeadAvx512(float* head, const float* cosines, const float* sines,
+                                      int half, bool adjacent_pairs) {
+  int i = 0;
+  if (adjacent_pairs) {
+    const __m512 signs = _mm512_setr_ps(-1, 1, -1, 1, -1, 1, -1, 1, -1, 1, -1, 1, -1, 1, -1, 1);
+    for (; i + 8 <= half; i += 8) {
+      const __m512 v = _mm512_loadu_ps(head + 2 * i);
+      const __m512 own = _mm512_mul_ps(v, EachTwice8(cosines + i));
+      const __m512 partner =
+          _mm512_mul_ps(_mm512_permute_ps(v, 0xB1), _mm512_mul_ps(signs, EachTwice8(sines + i)));
+      _mm512_storeu_ps(head + 2 * i, _mm512_add_ps(own, partner));
+    }
+  } else {
+    for (; i + 16 <= half; i += 16) {
+      const __m512 c = _mm512_loadu_ps(cosines + i), s = _mm512_loadu_ps(sines + i);
+      const __m512 x = _mm512_loadu_ps(head + i), y = _mm512_loadu_ps(head + half + i);
+      _mm512_storeu_ps(head + i, _mm512_sub_ps(_mm512_mul_ps(x, c), _mm512_mul_ps(y, s)));
+      _mm512_storeu_ps(head + half + i, _mm512_add_ps(_mm512_mul_ps(x, s), _mm512_mul_ps(y, c)));
+    }
+  }
+  RotateHeadScalar(head, cosines, sines, half, adjacent_pairs, i);
 }
 
 // ---------------------------------------------------------------- AVX2
@@ -99,6 +144,35 @@ RI_AVX2_FLOAT void SwiGluAvx2(float* gate, const float* up, int size) {
   SwiGluScalar(gate + i, up + i, size - i);
 }
 
+// The 4 floats at p, each twice.
+RI_AVX2_FLOAT __m256 EachTwice4(const float* p) {
+  return _mm256_permutevar8x32_ps(_mm256_castps128_ps256(_mm_loadu_ps(p)),
+                                  _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3));
+}
+
+RI_AVX2_FLOAT void RotateHeadAvx2(float* head, const float* cosines, const float* sines, int half,
+                                  bool adjacent_pairs) {
+  int i = 0;
+  if (adjacent_pairs) {
+    const __m256 signs = _mm256_setr_ps(-1, 1, -1, 1, -1, 1, -1, 1);
+    for (; i + 4 <= half; i += 4) {
+      const __m256 v = _mm256_loadu_ps(head + 2 * i);
+      const __m256 own = _mm256_mul_ps(v, EachTwice4(cosines + i));
+      const __m256 partner =
+          _mm256_mul_ps(_mm256_permute_ps(v, 0xB1), _mm256_mul_ps(signs, EachTwice4(sines + i)));
+      _mm256_storeu_ps(head + 2 * i, _mm256_add_ps(own, partner));
+    }
+  } else {
+    for (; i + 8 <= half; i += 8) {
+      const __m256 c = _mm256_loadu_ps(cosines + i), s = _mm256_loadu_ps(sines + i);
+      const __m256 x = _mm256_loadu_ps(head + i), y = _mm256_loadu_ps(head + half + i);
+      _mm256_storeu_ps(head + i, _mm256_sub_ps(_mm256_mul_ps(x, c), _mm256_mul_ps(y, s)));
+      _mm256_storeu_ps(head + half + i, _mm256_add_ps(_mm256_mul_ps(x, s), _mm256_mul_ps(y, c)));
+    }
+  }
+  RotateHeadScalar(head, cosines, sines, half, adjacent_pairs, i);
+}
+
 }  // namespace
 
 void RmsNorm(const float* x, const float* weight, int size, float eps, float* out) {
@@ -120,6 +194,18 @@ void SwiGlu(float* gate, const float* up, int size) {
       return SwiGluAvx2(gate, up, size);
     default:
       return SwiGluScalar(gate, up, size);
+  }
+}
+
+void RotateHead(float* head, const float* cosines, const float* sines, int half,
+                bool adjacent_pairs) {
+  switch (ActiveSimdLevel()) {
+    case SimdLevel::kAvx512:
+      return RotateHeadAvx512(head, cosines, sines, half, adjacent_pairs);
+    case SimdLevel::kAvx2:
+      return RotateHeadAvx2(head, cosines, sines, half, adjacent_pairs);
+    default:
+      return RotateHeadScalar(head, cosines, sines, half, adjacent_pairs);
   }
 }
 

@@ -1,4 +1,4 @@
-// RMSNorm and SwiGLU at every SIMD level this CPU supports against double
+// RMSNorm, SwiGLU and RoPE's rotation at every SIMD level this CPU supports against double
 // precision brute force on random data.
 #include "kernels/row_kernels.h"
 
@@ -58,6 +58,36 @@ TEST_P(RowKernelsTest, SwiGluMatchesBruteForce) {
       // exp within 2 ulp, then a division and a product.
       ASSERT_NEAR(gate[i], expected, std::fabs(expected) * 5e-7 + 1e-30)
           << "size " << size << " gate " << g;
+    }
+  }
+}
+
+// The rotation against double precision, and bit for bit against the
+// scalar path (head sizes 64 and 128, and 40 / 24 with leftover pairs).
+TEST_P(RowKernelsTest, RopeRotationMatchesDefinition) {
+  for (const int half : {32, 64, 20, 12, 1}) {
+    for (const bool adjacent_pairs : {true, false}) {
+      std::vector<float> head(2 * half), cosines(half), sines(half);
+      for (float& v : head) v = 2.0f * normal_(rng_);
+      for (int i = 0; i < half; ++i) {
+        const float angle = 3.0f * normal_(rng_);
+        cosines[i] = std::cos(angle);
+        sines[i] = std::sin(angle);
+      }
+      std::vector<float> rotated = head;
+      RotateHead(rotated.data(), cosines.data(), sines.data(), half, adjacent_pairs);
+      std::vector<float> scalar = head;
+      const SimdLevel level = ForceSimdLevel(SimdLevel::kScalar);
+      RotateHead(scalar.data(), cosines.data(), sines.data(), half, adjacent_pairs);
+      ForceSimdLevel(level);
+      EXPECT_EQ(rotated, scalar) << "half " << half << " adjacent " << adjacent_pairs;
+      for (int i = 0; i < half; ++i) {
+        const int a = adjacent_pairs ? 2 * i : i, b = adjacent_pairs ? 2 * i + 1 : i + half;
+        const double x = head[a], y = head[b], c = cosines[i], s = sines[i];
+        const double magnitude = std::fabs(x) + std::fabs(y);
+        ASSERT_NEAR(rotated[a], x * c - y * s, magnitude * 2e-7) << "pair " << i;
+        ASSERT_NEAR(rotated[b], x * s + y * c, magnitude * 2e-7) << "pair " << i;
+      }
     }
   }
 }

@@ -29,8 +29,9 @@ class EverySimdLevelTest : public ::testing::TestWithParam<SimdLevel> {
 };
 
 // Instantiates a fixture derived from EverySimdLevelTest, tests named by level.
-#define RI_INSTANTIATE_FOR_EVERY_SIMD_LEVEL(Fixture)                                 \
-  INSTANTIATE_TEST_SUITE_P(EveryLevel, Fixture, ::testing::ValuesIn(SupportedLevels()), \
-                           [](const auto& info) { return std::string(SimdLevelName(info.param)); })
+#define RI_INSTANTIATE_FOR_EVERY_SIMD_LEVEL(Fixture)               \
+  INSTANTIATE_TEST_SUITE_P(                                        \
+      EveryLevel, Fixture, ::testing::ValuesIn(SupportedLevels()), \
+      [](const auto& info) { return std::string(SimdLevelName(info.param)); })
 
 }  // namespace ri

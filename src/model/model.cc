@@ -28,19 +28,6 @@ void AddBias(float* rows, const std::vector<float>& bias, int num_rows) {
   }
 }
 
-// Calls row_step(r) for rows 0 .. num_rows - 1, the rows shared between the
-// pool's threads: with a batch (prefill, a RetroAttention window) these
-// per-row steps would otherwise leave the other threads waiting.
-template <class RowStep>
-void ForEachRow(ThreadPool& pool, int num_rows, RowStep row_step) {
-  pool.ParallelFor(
-      num_rows,
-      [&](size_t begin, size_t end) {
-        for (size_t r = begin; r < end; ++r) row_step(static_cast<int>(r));
-      },
-      kRowStepGrain);
-}
-
 }  // namespace
 
 // Row-major activation buffers of one Forward call (rows x width).
@@ -168,10 +155,10 @@ void Model::Attention(int layer, std::span<const ForwardRow> rows,
   const LayerWeights& w = weights_.layers[layer];
   const int n = static_cast<int>(rows.size());
   const int hidden = c.hidden_size;
-  ForEachRow(pool, n, [&](int r) {
+  for (int r = 0; r < n; ++r) {
     RmsNorm(residual + r * hidden, w.attention_norm.data(), hidden, c.rms_norm_eps,
             a.normed.data() + r * hidden);
-  });
+  }
   MatMulSameInput({&w.query, &w.key, &w.value}, a.normed.data(), n,
                   {a.queries.data(), a.keys.data(), a.values.data()}, pool);
   AddBias(a.queries.data(), w.query_bias, n);
@@ -179,7 +166,7 @@ void Model::Attention(int layer, std::span<const ForwardRow> rows,
   AddBias(a.values.data(), w.value_bias, n);
 
   const int head_dim = c.head_dim;
-  ForEachRow(pool, n, [&](int r) {
+  for (int r = 0; r < n; ++r) {
     float* q = a.queries.data() + static_cast<size_t>(r) * c.num_heads * head_dim;
     float* k = a.keys.data() + static_cast<size_t>(r) * c.num_kv_heads * head_dim;
     if (c.qk_norm) {
@@ -191,7 +178,7 @@ void Model::Attention(int layer, std::span<const ForwardRow> rows,
       }
     }
     rope_.Apply(rows[r].position, head_dim, {{q, c.num_heads}, {k, c.num_kv_heads}});
-  });
+  }
 
   // One policy call per sequence, over its contiguous rows.
   std::vector<int> positions;
@@ -234,10 +221,10 @@ void Model::FeedForward(int layer, int num_rows, float* residual, Activations& a
   const ModelConfig& c = config_;
   const LayerWeights& w = weights_.layers[layer];
   const int hidden = c.hidden_size;
-  ForEachRow(pool, num_rows, [&](int r) {
+  for (int r = 0; r < num_rows; ++r) {
     RmsNorm(residual + r * hidden, w.ffn_norm.data(), hidden, c.rms_norm_eps,
             a.normed.data() + r * hidden);
-  });
+  }
   MatMulSameInput({&w.ffn_gate, &w.ffn_up}, a.normed.data(), num_rows,
                   {a.gate.data(), a.up.data()}, pool);
   pool.ParallelFor(

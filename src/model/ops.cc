@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "kernels/row_kernels.h"
+
 namespace ri {
 
 Rope::Rope(const ModelConfig& config, std::span<const float> factors)
@@ -32,15 +34,8 @@ void Rope::Apply(int position, int head_stride, std::initializer_list<Heads> hea
   }
   for (const Heads& set : head_sets) {
     for (int h = 0; h < set.count; ++h) {
-      float* head = set.data + static_cast<size_t>(h) * head_stride;
-      for (int i = 0; i < half; ++i) {
-        const int a = layout_ == RopeLayout::kAdjacentPairs ? 2 * i : i;
-        const int b = layout_ == RopeLayout::kAdjacentPairs ? 2 * i + 1 : i + half;
-        const float x = head[a];
-        const float y = head[b];
-        head[a] = x * cosines[i] - y * sines[i];
-        head[b] = x * sines[i] + y * cosines[i];
-      }
+      RotateHead(set.data + static_cast<size_t>(h) * head_stride, cosines.data(), sines.data(),
+                 half, layout_ == RopeLayout::kAdjacentPairs);
     }
   }
 }

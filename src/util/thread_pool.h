@@ -19,11 +19,6 @@
 
 namespace ri {
 
-// The grain for splitting a batch's per-row steps of about a microsecond a
-// row (normalizing, quantizing activations) between threads: with fewer rows
-// a thread, the hand-off costs more than it saves.
-inline constexpr size_t kRowStepGrain = 4;
-
 class ThreadPool {
  public:
   // `num_threads` counts the calling thread; 1 runs everything inline.
