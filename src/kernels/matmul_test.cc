@@ -342,7 +342,7 @@ TEST(MatMulTest, SameInputGroupEqualsSeparateProducts) {
 // The quantization follows its definition: scale = max |x| / 127, codes the
 // values divided by it rounded to nearest, zero blocks all zero; the tiles
 // hold the same codes, scales and sums, with zeros for missing rows.
-TEST(Q8ActivationsTest, QuantizesByDefinition) {
+void ExpectQuantizedByDefinition() {
   std::mt19937 rng(21);
   constexpr int kRows = 3;
   constexpr int64_t kCols = 96;
@@ -391,6 +391,15 @@ TEST(Q8ActivationsTest, QuantizesByDefinition) {
   EXPECT_EQ(q.scales(1)[1], 0.0f);
   EXPECT_EQ(q.codes(0, 0)[7], -127);
   EXPECT_THROW(q.Quantize(x.data(), 1, kCols, 40), Error);
+}
+
+// At every level (SSE2, or AVX-512 where it may run).
+TEST(Q8ActivationsTest, QuantizesByDefinition) {
+  for (SimdLevel level : SupportedLevels()) {
+    SimdLevelGuard guard(level);
+    SCOPED_TRACE(SimdLevelName(level));
+    ExpectQuantizedByDefinition();
+  }
 }
 
 // The lane layouts hold every code where their comments say (code i of

@@ -4,8 +4,8 @@
 // Block b of a row holds codes q[0..31] in [-127, 127] and a scale s with
 // value ~ q * s: s = (largest |value| of the block) / 127, q = the value / s
 // rounded to nearest (ties to even), so each value is off by at most s / 2.
-// An all-zero block has s = 0 and zero codes. The quantization is plain SSE2
-// and identical at every SIMD level.
+// An all-zero block has s = 0 and zero codes. The quantization is SSE2, or
+// AVX-512 where the level allows, with identical results.
 //
 // The rows are also stored by groups of 8 blocks in the lane order of
 // kernels that hold block j of a group in 32-bit lanes j and 8 + j: a
