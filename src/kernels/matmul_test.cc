@@ -19,6 +19,7 @@
 #include "kernels/cpu_features.h"
 #include "kernels/dequantize.h"
 #include "kernels/q8_activations.h"
+#include "kernels/simd_level_test_util.h"
 #include "kernels/types.h"
 #include "util/error.h"
 #include "util/fp16.h"
@@ -137,23 +138,6 @@ Reference ComputeReference(const WeightMatrix& w, const float* x, int num_x, siz
 double Tolerance(int64_t n, double magnitude) {
   const double nu = static_cast<double>(n) * std::ldexp(1.0, -24);
   return nu / (1.0 - nu) * magnitude + 1e-30;
-}
-
-class SimdLevelGuard {
- public:
-  explicit SimdLevelGuard(SimdLevel level) : previous_(ForceSimdLevel(level)) {}
-  ~SimdLevelGuard() { ForceSimdLevel(previous_); }
-
- private:
-  SimdLevel previous_;
-};
-
-std::vector<SimdLevel> SupportedLevels() {
-  std::vector<SimdLevel> levels;
-  for (SimdLevel level : {SimdLevel::kScalar, SimdLevel::kAvx2, SimdLevel::kAvx512}) {
-    if (level <= DetectSimdLevel()) levels.push_back(level);
-  }
-  return levels;
 }
 
 // Column counts per type: several blocks, and for one-element-block types

@@ -77,9 +77,10 @@ TEST_P(RowKernelsTest, RopeRotationMatchesDefinition) {
       std::vector<float> rotated = head;
       RotateHead(rotated.data(), cosines.data(), sines.data(), half, adjacent_pairs);
       std::vector<float> scalar = head;
-      const SimdLevel level = ForceSimdLevel(SimdLevel::kScalar);
-      RotateHead(scalar.data(), cosines.data(), sines.data(), half, adjacent_pairs);
-      ForceSimdLevel(level);
+      {
+        SimdLevelGuard scalar_level(SimdLevel::kScalar);
+        RotateHead(scalar.data(), cosines.data(), sines.data(), half, adjacent_pairs);
+      }
       EXPECT_EQ(rotated, scalar) << "half " << half << " adjacent " << adjacent_pairs;
       for (int i = 0; i < half; ++i) {
         const int a = adjacent_pairs ? 2 * i : i, b = adjacent_pairs ? 2 * i + 1 : i + half;

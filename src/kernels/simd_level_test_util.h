@@ -1,5 +1,5 @@
-// A test fixture that runs each test at every SIMD level this CPU supports
-// (ForceSimdLevel), for kernels whose paths are checked against brute force.
+// Running kernel tests at every SIMD level this CPU supports
+// (ForceSimdLevel): the levels, a scoped guard and a parameterized fixture.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -19,11 +19,22 @@ inline std::vector<SimdLevel> SupportedLevels() {
   return levels;
 }
 
+// Forces a level for its scope.
+class SimdLevelGuard {
+ public:
+  explicit SimdLevelGuard(SimdLevel level) : previous_(ForceSimdLevel(level)) {}
+  ~SimdLevelGuard() { ForceSimdLevel(previous_); }
+  SimdLevelGuard(const SimdLevelGuard&) = delete;
+  SimdLevelGuard& operator=(const SimdLevelGuard&) = delete;
+
+ private:
+  SimdLevel previous_;
+};
+
+// Each test runs at the level it is instantiated with.
 class EverySimdLevelTest : public ::testing::TestWithParam<SimdLevel> {
  protected:
-  void SetUp() override { previous_ = ForceSimdLevel(GetParam()); }
-  void TearDown() override { ForceSimdLevel(previous_); }
-  SimdLevel previous_ = SimdLevel::kScalar;
+  SimdLevelGuard level_guard_{GetParam()};
   std::mt19937 rng_{12};
   std::normal_distribution<float> normal_{0.0f, 1.0f};
 };
