@@ -8,6 +8,7 @@
 #include "kernels/dequantize.h"
 #include "kernels/matmul_q8_simd.h"
 #include "kernels/matmul_simd.h"
+#include "kernels/q4_strips.h"
 #include "kernels/q8_activations.h"
 #include "util/error.h"
 #include "util/thread_pool.h"
@@ -77,10 +78,10 @@ float* ActivationScratch(int num_x, int64_t cols) {
 }
 
 // The AVX-512 integer kernels need VNNI and VBMI besides the level.
-bool UsesVnniKernels() {
-  return ActiveSimdLevel() == SimdLevel::kAvx512 && GetCpuFeatures().avx512vnni &&
-         GetCpuFeatures().avx512vbmi;
-}
+bool HasVnniKernels() { return GetCpuFeatures().avx512vnni && GetCpuFeatures().avx512vbmi; }
+bool UsesVnniKernels() { return ActiveSimdLevel() == SimdLevel::kAvx512 && HasVnniKernels(); }
+
+bool UsesStrips(const WeightMatrix& w) { return w.strips != nullptr && UsesVnniKernels(); }
 
 // Weight rows [row_begin, row_end) against activations already quantized.
 void MatMulQ8Rows(const WeightMatrix& w, const Q8Activations& x, float* y, size_t y_stride,
@@ -88,6 +89,8 @@ void MatMulQ8Rows(const WeightMatrix& w, const Q8Activations& x, float* y, size_
   const SimdLevel level = ActiveSimdLevel();
   if (level == SimdLevel::kScalar) {
     simd::MatMulQ8RowsScalar(w, x, y, y_stride, row_begin, row_end);
+  } else if (UsesStrips(w)) {
+    simd::MatMulQ4StripsAvx512Vnni(w, x, y, y_stride, row_begin, row_end);
   } else if (UsesVnniKernels()) {
     simd::MatMulQ8RowsAvx512Vnni(w, x, y, y_stride, row_begin, row_end);
   } else {
@@ -96,9 +99,9 @@ void MatMulQ8Rows(const WeightMatrix& w, const Q8Activations& x, float* y, size_
 }
 
 // The activation layouts the kernels of MatMulQ8Rows read (only the AVX-512
-// VNNI ones read any).
+// VNNI ones without strips read any).
 unsigned Q8Layouts(const WeightMatrix& w, int num_x) {
-  return UsesVnniKernels() ? simd::Q8LayoutsAvx512Vnni(w.type, num_x) : 0;
+  return UsesVnniKernels() && !UsesStrips(w) ? simd::Q8LayoutsAvx512Vnni(w.type, num_x) : 0;
 }
 
 void MatMulFloatRows(const WeightMatrix& w, const float* x, int num_x, size_t x_stride, float* y,
@@ -142,6 +145,12 @@ void ProductRows(const WeightMatrix& w, const float* x, const Q8Activations& qua
 bool UsesQ8Activations(const WeightMatrix& w) {
   return w.activations == ActivationPrecision::kQ8 &&
          (w.type == TensorType::Q4_0 || w.type == TensorType::Q4_1 || w.type == TensorType::Q8_0);
+}
+
+void PrepareForKernels(WeightMatrix& w) {
+  if (UsesQ8Activations(w) && w.type != TensorType::Q8_0 && HasVnniKernels()) {
+    w.strips = std::make_shared<const Q4Strips>(w);
+  }
 }
 
 void MatMulRows(const WeightMatrix& w, const float* x, int num_x, size_t x_stride, float* y,

@@ -10,11 +10,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
+#include <memory>
 
 #include "kernels/types.h"
 
 namespace ri {
 
+class Q4Strips;
 class ThreadPool;
 
 // How activations meet the weights. kFloat: float activations times the
@@ -35,7 +37,15 @@ struct WeightMatrix {
   int64_t cols = 0;
   size_t row_bytes = 0;
   ActivationPrecision activations = ActivationPrecision::kFloat;
+  // The same weights regrouped for this CPU's integer kernels, when they
+  // read them (PrepareForKernels).
+  std::shared_ptr<const Q4Strips> strips = nullptr;
 };
+
+// Builds what this CPU's kernels read besides the stored weights: Q4Strips
+// for Q4_0 / Q4_1 weights with Q8 activations on AVX-512 VNNI. Call once
+// the matrix's activations are set; results do not change, only speed.
+void PrepareForKernels(WeightMatrix& w);
 
 // Whether products with `w` quantize the activations (kQ8 and a type with
 // integer kernels).

@@ -20,7 +20,7 @@ T LoadAs(const uint8_t* p) {
   return value;
 }
 
-float Fp16At(const uint8_t* p) { return _cvtsh_ss(LoadAs<uint16_t>(p)); }
+[[maybe_unused]] float Fp16At(const uint8_t* p) { return _cvtsh_ss(LoadAs<uint16_t>(p)); }
 
 }  // namespace
 }  // namespace ri::simd

@@ -166,5 +166,8 @@ void MatMulQ8RowsAvx2(const WeightMatrix& w, const Q8Activations& x, float* y, s
 void MatMulQ8RowsAvx512Vnni(const WeightMatrix& w, const Q8Activations& x, float* y,
                             size_t y_stride, int64_t row_begin, int64_t row_end);
 unsigned Q8LayoutsAvx512Vnni(TensorType type, int num_rows);
+// Q4_0 / Q4_1 weights with w.strips built (q4_strips.h).
+void MatMulQ4StripsAvx512Vnni(const WeightMatrix& w, const Q8Activations& x, float* y,
+                              size_t y_stride, int64_t row_begin, int64_t row_end);
 
 }  // namespace ri::simd

@@ -473,29 +473,44 @@ TEST(Q8MatMulTest, MatchesDoubleReferenceAtEverySimdLevel) {
 }
 
 // The Q8 kernels run the same float operations in the same order at every
-// level (matmul_q8_simd.h): results equal the scalar kernel's bit for bit.
+// level (matmul_q8_simd.h): results equal the scalar kernel's bit for bit,
+// with and without the strips that PrepareForKernels builds (on CPUs with
+// AVX-512 VNNI, for Q4 types), for any row range.
 TEST(Q8MatMulTest, EveryLevelEqualsScalarBitForBit) {
   std::mt19937 rng(23);
+  constexpr int kRows = 45, kMaxX = 17;  // a partial strip of 16 rows; two tiles of 8 and one row
   for (TensorType type : kQ8Types) {
     // Every length of a last group of 8 blocks (and of a last pair), alone
     // and after whole groups.
     for (int64_t blocks : {1, 2, 3, 4, 5, 6, 7, 11, 13, 15, 18, 48}) {
       const int64_t cols = 32 * blocks;
-      RandomMatrix matrix(type, 45, cols, rng);
+      RandomMatrix matrix(type, kRows, cols, rng);
       matrix.w.activations = ActivationPrecision::kQ8;
-      const std::vector<float> x = RandomActivations(11 * cols, rng);
-      std::vector<float> expected(11 * 45);
+      WeightMatrix prepared = matrix.w;
+      PrepareForKernels(prepared);
+      const std::vector<float> x = RandomActivations(kMaxX * cols, rng);
+      std::vector<float> expected(kMaxX * kRows);
       {
         SimdLevelGuard guard(SimdLevel::kScalar);
-        MatMulRows(matrix.w, x.data(), 11, cols, expected.data(), 45, 0, 45);
+        MatMulRows(matrix.w, x.data(), kMaxX, cols, expected.data(), kRows, 0, kRows);
       }
       for (SimdLevel level : SupportedLevels()) {
         SimdLevelGuard guard(level);
-        for (int num_x : {1, 2, 3, 4, 8, 11}) {
-          std::vector<float> y(num_x * 45);
-          MatMulRows(matrix.w, x.data(), num_x, cols, y.data(), 45, 0, 45);
-          ASSERT_EQ(0, std::memcmp(y.data(), expected.data(), y.size() * sizeof(float)))
-              << Label(level, type, cols, num_x);
+        for (const WeightMatrix* w : {&matrix.w, &prepared}) {
+          for (int num_x : {1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 17}) {
+            std::vector<float> y(num_x * kRows);
+            MatMulRows(*w, x.data(), num_x, cols, y.data(), kRows, 0, kRows);
+            ASSERT_EQ(0, std::memcmp(y.data(), expected.data(), y.size() * sizeof(float)))
+                << Label(level, type, cols, num_x) << (w->strips ? " strips" : "");
+            // Rows 5 .. 36 alone: the same values, the other rows untouched.
+            std::vector<float> part(num_x * kRows, -1.0f);
+            MatMulRows(*w, x.data(), num_x, cols, part.data(), kRows, 5, 37);
+            for (int i = 0; i < num_x * kRows; ++i) {
+              const int r = i % kRows;
+              ASSERT_EQ(r >= 5 && r < 37 ? expected[i] : -1.0f, part[i])
+                  << Label(level, type, cols, num_x) << (w->strips ? " strips" : "") << " row " << r;
+            }
+          }
         }
       }
     }

@@ -27,6 +27,7 @@ class TensorLoader {
   WeightMatrix Matrix(const std::string& name, int64_t rows, int64_t cols) const {
     WeightMatrix matrix = MatrixOf(Require(name), rows, cols);
     matrix.activations = activations_;
+    PrepareForKernels(matrix);
     return matrix;
   }
 
@@ -108,7 +109,10 @@ ModelWeights ModelWeights::FromGguf(const gguf::File& file, ModelConfig& config,
   weights.output = loader.Find("output.weight")
                        ? loader.Matrix("output.weight", config.vocab_size, hidden)
                        : weights.token_embedding;
-  weights.output.activations = activations;
+  if (weights.output.activations != activations) {  // tied to the embedding
+    weights.output.activations = activations;
+    PrepareForKernels(weights.output);
+  }
   if (loader.Find("rope_freqs.weight")) {
     weights.rope_factors = loader.Vector("rope_freqs.weight", config.rope_dims / 2);
   }

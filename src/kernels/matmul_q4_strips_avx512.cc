@@ -1,0 +1,147 @@
+// AVX-512 VNNI kernel for Q4_0 / Q4_1 weights in strips (q4_strips.h) with
+// Q8 activations; compiled with VNNI, run only on CPUs that have it.
+//
+// A block of a strip is decoded once (four loads, two nibble masks each)
+// for up to 8 activation rows; per row, eight vpdpbusd with the activation
+// codes broadcast from memory give the block's dot products with the 16
+// weight rows, lane i for row i, and the float steps of matmul_q8_simd.h
+// run on all 16 lanes at once. Blocks come in partial-sum order, so one
+// accumulator per activation row suffices: partial sum j is complete before
+// j + 1 starts.
+#include <algorithm>
+#include <utility>
+
+#include "kernels/matmul_q8_blocks.h"
+#include "kernels/q4_strips.h"
+
+namespace ri::simd {
+
+namespace {
+
+constexpr int kMaxRows = Q8Activations::kTileRows;
+// Bytes ahead of the block in use that are prefetched.
+constexpr size_t kPrefetchAhead = 4096;
+
+// Q4_0's bias 8 times the block's sum of activation codes.
+template <class Format>
+constexpr int kBiasShift = Format::kCodeBias == 8 ? 3 : 0;
+
+// acc + the dot products of u8 (4 unsigned codes a lane) with the 4 signed
+// codes at s8 in every lane. GCC does not fold the broadcast into vpdpbusd's
+// memory operand by itself; a separate broadcast costs a vector uop.
+[[gnu::always_inline]] inline __m512i DotBroadcast(__m512i acc, __m512i u8, const int8_t* s8) {
+  asm("vpdpbusd %2%{1to16%}, %1, %0"
+      : "+v"(acc)
+      : "v"(u8), "m"(*reinterpret_cast<const int32_t*>(s8)));
+  return acc;
+}
+
+// Y of the strip's 16 weight rows for activation rows first_row ..
+// first_row + R - 1: sums[r], lane i for weight row i.
+template <class Format, int R>
+[[gnu::always_inline]] inline void StripTimesRows(const uint8_t* strip, size_t block_bytes,
+                                                  const Q8Activations& x, int first_row,
+                                                  __m512* sums) {
+  const int64_t num_blocks = x.num_blocks();
+  const __m512i low4 = _mm512_set1_epi8(0x0F);
+  __m512 partial[kPartialSums][R];
+  const uint8_t* block = strip;
+  for (int j = 0; j < kPartialSums; ++j) {
+    __m512 acc[R];
+    for (__m512& a : acc) a = _mm512_setzero_ps();
+    for (int64_t b = j; b < num_blocks; b += kPartialSums, block += block_bytes) {
+      // Strips lie one after the other: keep the memory busy ahead of the
+      // compute (prefetches past the matrix do not fault).
+#pragma GCC unroll 5
+      for (size_t line = 0; line < block_bytes; line += 64) {
+        _mm_prefetch(reinterpret_cast<const char*>(block + kPrefetchAhead + line), _MM_HINT_T0);
+      }
+      __m512i codes[8];
+#pragma GCC unroll 4
+      for (int k = 0; k < 4; ++k) {
+        const __m512i raw = _mm512_load_si512(block + 64 * k);
+        codes[k] = _mm512_and_si512(raw, low4);
+        codes[4 + k] = _mm512_and_si512(_mm512_srli_epi16(raw, 4), low4);
+      }
+      const uint8_t* fields = block + Q4Strips::kCodeBytes;
+      const __m512 d = _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(fields)));
+      __m512 m;
+      if constexpr (Format::kHasOffset) {
+        m = _mm512_cvtph_ps(
+            _mm256_load_si256(reinterpret_cast<const __m256i*>(fields + Q4Strips::kFieldBytes)));
+      }
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) {
+        const int row = first_row + r;
+        const int8_t* a = x.codes(row, b);
+        // One chain of vpdpbusd per row; with one or two rows, a second
+        // (the high nibbles) for parallelism.
+        __m512i dot = _mm512_setzero_si512();
+        if constexpr (R <= 2) {
+          __m512i high = _mm512_setzero_si512();
+#pragma GCC unroll 4
+          for (int k = 0; k < 4; ++k) {
+            dot = DotBroadcast(dot, codes[k], a + 4 * k);
+            high = DotBroadcast(high, codes[4 + k], a + 16 + 4 * k);
+          }
+          dot = _mm512_add_epi32(dot, high);
+        } else {
+#pragma GCC unroll 8
+          for (int k = 0; k < 8; ++k) dot = DotBroadcast(dot, codes[k], a + 4 * k);
+        }
+        if constexpr (kBiasShift<Format> != 0) {
+          dot = _mm512_sub_epi32(dot, _mm512_set1_epi32(x.code_sums(row)[b] << kBiasShift<Format>));
+        }
+        acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot),
+                                 _mm512_mul_ps(d, _mm512_set1_ps(x.scales(row)[b])), acc[r]);
+        if constexpr (Format::kHasOffset) {
+          acc[r] = _mm512_fmadd_ps(m, _mm512_set1_ps(x.scaled_sums(row)[b]), acc[r]);
+        }
+      }
+    }
+    for (int r = 0; r < R; ++r) partial[j][r] = acc[r];
+  }
+  for (int r = 0; r < R; ++r) {
+    const auto p = [&](int j) { return partial[j][r]; };
+    sums[r] = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(p(0), p(1)), _mm512_add_ps(p(2), p(3))),
+                            _mm512_add_ps(_mm512_add_ps(p(4), p(5)), _mm512_add_ps(p(6), p(7))));
+  }
+}
+
+template <class Format>
+void RunStrips(const WeightMatrix& w, const Q8Activations& x, float* y, size_t y_stride,
+               int64_t row_begin, int64_t row_end) {
+  const Q4Strips& strips = *w.strips;
+  constexpr int64_t kRows = Q4Strips::kRows;
+  for (int64_t s = row_begin / kRows; s * kRows < row_end; ++s) {
+    const int64_t first = s * kRows;
+    const int64_t from = std::max(row_begin, first) - first;
+    const int64_t to = std::min(row_end, first + kRows) - first;
+    const auto lanes = static_cast<__mmask16>(((1u << to) - 1) & ~((1u << from) - 1));
+    for (int m0 = 0; m0 < x.num_rows(); m0 += kMaxRows) {
+      const int rows = std::min(kMaxRows, x.num_rows() - m0);
+      __m512 sums[kMaxRows];
+      [&]<int... kR>(std::integer_sequence<int, kR...>) {
+        ((rows == kR + 1 &&
+          (StripTimesRows<Format, kR + 1>(strips.strip(s), strips.block_bytes(), x, m0, sums),
+           true)) ||
+         ...);
+      }
+      (std::make_integer_sequence<int, kMaxRows>{});
+      for (int r = 0; r < rows; ++r) _mm512_mask_storeu_ps(y + (m0 + r) * y_stride + first, lanes, sums[r]);
+    }
+  }
+}
+
+}  // namespace
+
+void MatMulQ4StripsAvx512Vnni(const WeightMatrix& w, const Q8Activations& x, float* y,
+                              size_t y_stride, int64_t row_begin, int64_t row_end) {
+  if (w.type == TensorType::Q4_0) {
+    RunStrips<FormatQ4_0>(w, x, y, y_stride, row_begin, row_end);
+  } else {
+    RunStrips<FormatQ4_1>(w, x, y, y_stride, row_begin, row_end);
+  }
+}
+
+}  // namespace ri::simd
