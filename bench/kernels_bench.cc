@@ -66,7 +66,7 @@ void BM_MatMul(benchmark::State& state) {
                         .cols = cols,
                         .row_bytes = row_bytes,
                         .activations = activations});
-    if (state.range(6) != 2) PrepareForKernels(matrices.back());
+    PrepareForKernels(matrices.back());
   }
   size_t copy = 0;
   for (auto _ : state) {
@@ -86,7 +86,7 @@ void Shapes(benchmark::internal::Benchmark* b) {
       for (int num_x : {1, 2, 4, 8}) {
         for (int threads : {1, 2}) {
           for (int cold : {0, 1}) {
-            for (int q8 : {0, 1, 2}) b->Args({rows, cols, type, num_x, threads, cold, q8});
+            for (int q8 : {0, 1}) b->Args({rows, cols, type, num_x, threads, cold, q8});
           }
         }
       }

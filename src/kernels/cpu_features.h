@@ -21,7 +21,7 @@ struct CpuFeatures {
   bool avx512bw = false;
   bool avx512vl = false;
   bool avx512dq = false;
-  bool avx512vnni = false;  // with VBMI: the integer (Q8 activation) kernels' AVX-512 path
+  bool avx512vnni = false;  // the integer (Q8 activation) kernel's AVX-512 path
   bool avx512vbmi = false;
   bool avx512bf16 = false;  // informational: no kernel needs it
 };

@@ -8,8 +8,8 @@
 #include "kernels/dequantize.h"
 #include "kernels/matmul_q8_simd.h"
 #include "kernels/matmul_simd.h"
-#include "kernels/q4_strips.h"
 #include "kernels/q8_activations.h"
+#include "kernels/weight_strips.h"
 #include "util/error.h"
 #include "util/thread_pool.h"
 
@@ -77,11 +77,12 @@ float* ActivationScratch(int num_x, int64_t cols) {
   return scratch.data() + (kLine - misalignment) % kLine;
 }
 
-// The AVX-512 integer kernels need VNNI and VBMI besides the level.
-bool HasVnniKernels() { return GetCpuFeatures().avx512vnni && GetCpuFeatures().avx512vbmi; }
-bool UsesVnniKernels() { return ActiveSimdLevel() == SimdLevel::kAvx512 && HasVnniKernels(); }
-
-bool UsesStrips(const WeightMatrix& w) { return w.strips != nullptr && UsesVnniKernels(); }
+// The AVX-512 integer kernel needs VNNI besides the level, and the weights
+// in strips; without them AVX-512 CPUs run the AVX2 kernel.
+bool UsesStrips(const WeightMatrix& w) {
+  return w.strips != nullptr && ActiveSimdLevel() == SimdLevel::kAvx512 &&
+         GetCpuFeatures().avx512vnni;
+}
 
 // Weight rows [row_begin, row_end) against activations already quantized.
 void MatMulQ8Rows(const WeightMatrix& w, const Q8Activations& x, float* y, size_t y_stride,
@@ -90,18 +91,10 @@ void MatMulQ8Rows(const WeightMatrix& w, const Q8Activations& x, float* y, size_
   if (level == SimdLevel::kScalar) {
     simd::MatMulQ8RowsScalar(w, x, y, y_stride, row_begin, row_end);
   } else if (UsesStrips(w)) {
-    simd::MatMulQ4StripsAvx512Vnni(w, x, y, y_stride, row_begin, row_end);
-  } else if (UsesVnniKernels()) {
-    simd::MatMulQ8RowsAvx512Vnni(w, x, y, y_stride, row_begin, row_end);
+    simd::MatMulQ8StripsAvx512Vnni(w, x, y, y_stride, row_begin, row_end);
   } else {
     simd::MatMulQ8RowsAvx2(w, x, y, y_stride, row_begin, row_end);
   }
-}
-
-// The activation layouts the kernels of MatMulQ8Rows read (only the AVX-512
-// VNNI ones without strips read any).
-unsigned Q8Layouts(const WeightMatrix& w, int num_x) {
-  return UsesVnniKernels() && !UsesStrips(w) ? simd::Q8LayoutsAvx512Vnni(w.type, num_x) : 0;
 }
 
 void MatMulFloatRows(const WeightMatrix& w, const float* x, int num_x, size_t x_stride, float* y,
@@ -148,8 +141,8 @@ bool UsesQ8Activations(const WeightMatrix& w) {
 }
 
 void PrepareForKernels(WeightMatrix& w) {
-  if (UsesQ8Activations(w) && w.type != TensorType::Q8_0 && HasVnniKernels()) {
-    w.strips = std::make_shared<const Q4Strips>(w);
+  if (UsesQ8Activations(w) && GetCpuFeatures().avx512vnni) {
+    w.strips = std::make_shared<const WeightStrips>(w);
   }
 }
 
@@ -159,7 +152,7 @@ void MatMulRows(const WeightMatrix& w, const float* x, int num_x, size_t x_strid
   if (num_x == 0 || row_begin == row_end) return;
   if (UsesQ8Activations(w)) {
     Q8Activations& quantized = CallQuantizedActivations();
-    quantized.Quantize(x, num_x, x_stride, w.cols, Q8Layouts(w, num_x));
+    quantized.Quantize(x, num_x, x_stride, w.cols);
     MatMulQ8Rows(w, quantized, y, y_stride, row_begin, row_end);
   } else {
     MatMulFloatRows(w, x, num_x, x_stride, y, y_stride, row_begin, row_end);
@@ -179,21 +172,17 @@ void MatMulSameInput(std::initializer_list<const WeightMatrix*> ws, const float*
   size_t units = 0;
   auto y = ys.begin();
   bool any_q8 = false;
-  unsigned layouts = 0;
   for (const WeightMatrix* w : ws) {
     CheckArguments(*w, num_x, w->cols, w->rows, 0, w->rows);
     if (ws.begin()[0]->cols != w->cols) Fail("MatMulSameInput: matrices of different widths");
     parts.emplace_back(w, *y++);
     first_unit.push_back(units);
     units += (static_cast<size_t>(w->rows) + kRowGrain - 1) / kRowGrain;
-    if (UsesQ8Activations(*w)) {
-      any_q8 = true;
-      layouts |= Q8Layouts(*w, num_x);
-    }
+    any_q8 = any_q8 || UsesQ8Activations(*w);
   }
   if (num_x == 0 || units == 0) return;
   Q8Activations& quantized = CallQuantizedActivations();
-  if (any_q8) quantized.Quantize(x, num_x, ws.begin()[0]->cols, ws.begin()[0]->cols, layouts);
+  if (any_q8) quantized.Quantize(x, num_x, ws.begin()[0]->cols, ws.begin()[0]->cols);
   pool.ParallelFor(units, [&](size_t begin, size_t end) {
     for (size_t p = 0; p < parts.size(); ++p) {
       const auto& [w, out] = parts[p];

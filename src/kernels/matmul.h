@@ -16,7 +16,7 @@
 
 namespace ri {
 
-class Q4Strips;
+class WeightStrips;
 class ThreadPool;
 
 // How activations meet the weights. kFloat: float activations times the
@@ -39,12 +39,13 @@ struct WeightMatrix {
   ActivationPrecision activations = ActivationPrecision::kFloat;
   // The same weights regrouped for this CPU's integer kernels, when they
   // read them (PrepareForKernels).
-  std::shared_ptr<const Q4Strips> strips = nullptr;
+  std::shared_ptr<const WeightStrips> strips = nullptr;
 };
 
-// Builds what this CPU's kernels read besides the stored weights: Q4Strips
-// for Q4_0 / Q4_1 weights with Q8 activations on AVX-512 VNNI. Call once
-// the matrix's activations are set; results do not change, only speed.
+// Builds what this CPU's kernels read besides the stored weights:
+// WeightStrips for Q4_0, Q4_1 and Q8_0 weights with Q8 activations on
+// AVX-512 VNNI. Call once the matrix's activations are set; results do not
+// change, only speed.
 void PrepareForKernels(WeightMatrix& w);
 
 // Whether products with `w` quantize the activations (kQ8 and a type with

@@ -37,8 +37,6 @@ int HorizontalSum(__m256i v) {
 }
 
 struct Avx2 {
-  static constexpr bool kHasBatchKernel = false;
-
   template <class Format>
   static float Row(const uint8_t* w_row, const Q8Activations& x, int row) {
     const int32_t* code_sums = x.code_sums(row);

@@ -26,8 +26,6 @@ int Code(const uint8_t* block, int i) {
 }
 
 struct Scalar {
-  static constexpr bool kHasBatchKernel = false;
-
   template <class Format>
   static float Row(const uint8_t* w_row, const Q8Activations& x, int row) {
     const auto block_dot = [&](const uint8_t* block, int64_t b) {

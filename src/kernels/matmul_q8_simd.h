@@ -17,16 +17,10 @@
 // results are bitwise identical at every SIMD level, for every batch size,
 // tiling and row range.
 //
-// An `Isa` provides kHasBatchKernel and
+// An `Isa` provides
 //   template <class Format> static float Row(const uint8_t* w_row,
 //       const Q8Activations& x, int row)
-// and, when kHasBatchKernel, the Q8Activations layouts it reads for a batch
-//   template <class Format> static unsigned Layouts(int num_rows)
-// and, for 1..8 activation rows from a multiple of 8:
-//   template <class Format> static void Batch(const uint8_t* w_row,
-//       int64_t bytes_to_end, const Q8Activations& x, int first_row,
-//       int rows, float* y, size_t y_stride)
-// (bytes_to_end: the bytes from w_row to the matrix's end, all readable).
+// (the AVX-512 VNNI kernel, over weight strips, has its own loop).
 #pragma once
 
 #include <cmath>
@@ -92,17 +86,18 @@ float RowByBlocks(const uint8_t* w_row, const Q8Activations& x, int row, BlockDo
 constexpr int64_t kQ8RowChunk = 64;
 constexpr int64_t kPrefetchRowsAhead = 4;
 
+// Activation rows per pass over a chunk of weight rows.
+constexpr int kQ8TileRows = 8;
+
 template <class Isa, class Format>
 void RunQ8Rows(const WeightMatrix& w, const Q8Activations& x, float* y, size_t y_stride,
                int64_t row_begin, int64_t row_end) {
   // Results of a chunk go to a local tile first (see RunRows).
-  float tile[Q8Activations::kTileRows][kQ8RowChunk];
-  const uint8_t* matrix_end = w.data + w.rows * w.row_bytes;
+  float tile[kQ8TileRows][kQ8RowChunk];
   for (int64_t r0 = row_begin; r0 < row_end; r0 += kQ8RowChunk) {
     const int64_t rows = row_end - r0 < kQ8RowChunk ? row_end - r0 : kQ8RowChunk;
-    for (int m0 = 0; m0 < x.num_rows(); m0 += Q8Activations::kTileRows) {
-      const int m = x.num_rows() - m0 < Q8Activations::kTileRows ? x.num_rows() - m0
-                                                                 : Q8Activations::kTileRows;
+    for (int m0 = 0; m0 < x.num_rows(); m0 += kQ8TileRows) {
+      const int m = x.num_rows() - m0 < kQ8TileRows ? x.num_rows() - m0 : kQ8TileRows;
       for (int64_t r = 0; r < rows; ++r) {
         const uint8_t* w_row = w.data + (r0 + r) * w.row_bytes;
         // A prefetch of a later row hides the memory latency that the
@@ -112,12 +107,7 @@ void RunQ8Rows(const WeightMatrix& w, const Q8Activations& x, float* y, size_t y
           const uint8_t* ahead = w_row + kPrefetchRowsAhead * w.row_bytes;
           for (size_t at = 0; at < w.row_bytes; at += 64) __builtin_prefetch(ahead + at);
         }
-        if constexpr (Isa::kHasBatchKernel) {
-          Isa::template Batch<Format>(w_row, matrix_end - w_row, x, m0, m, &tile[0][r],
-                                      kQ8RowChunk);
-        } else {
-          for (int i = 0; i < m; ++i) tile[i][r] = Isa::template Row<Format>(w_row, x, m0 + i);
-        }
+        for (int i = 0; i < m; ++i) tile[i][r] = Isa::template Row<Format>(w_row, x, m0 + i);
       }
       for (int i = 0; i < m; ++i) {
         float* y_row = y + (m0 + i) * y_stride + r0;
@@ -141,33 +131,13 @@ void MatMulQ8Rows(const WeightMatrix& w, const Q8Activations& x, float* y, size_
   }
 }
 
-// The Q8Activations layouts an ISA's kernels read for `num_rows` rows of a
-// Q4_0, Q4_1 or Q8_0 matrix (besides the rows themselves).
-template <class Isa>
-unsigned Q8LayoutsFor(TensorType type, int num_rows) {
-  if constexpr (Isa::kHasBatchKernel) {
-    switch (type) {
-      case TensorType::Q4_0:
-        return Isa::template Layouts<FormatQ4_0>(num_rows);
-      case TensorType::Q4_1:
-        return Isa::template Layouts<FormatQ4_1>(num_rows);
-      default:
-        return Isa::template Layouts<FormatQ8_0>(num_rows);
-    }
-  }
-  return 0;
-}
-
 // The instantiations, compiled with their ISA's flags.
 void MatMulQ8RowsScalar(const WeightMatrix& w, const Q8Activations& x, float* y, size_t y_stride,
                         int64_t row_begin, int64_t row_end);
 void MatMulQ8RowsAvx2(const WeightMatrix& w, const Q8Activations& x, float* y, size_t y_stride,
                       int64_t row_begin, int64_t row_end);
-void MatMulQ8RowsAvx512Vnni(const WeightMatrix& w, const Q8Activations& x, float* y,
-                            size_t y_stride, int64_t row_begin, int64_t row_end);
-unsigned Q8LayoutsAvx512Vnni(TensorType type, int num_rows);
-// Q4_0 / Q4_1 weights with w.strips built (q4_strips.h).
-void MatMulQ4StripsAvx512Vnni(const WeightMatrix& w, const Q8Activations& x, float* y,
+// w.strips built (weight_strips.h).
+void MatMulQ8StripsAvx512Vnni(const WeightMatrix& w, const Q8Activations& x, float* y,
                               size_t y_stride, int64_t row_begin, int64_t row_end);
 
 }  // namespace ri::simd

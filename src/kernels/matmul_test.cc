@@ -21,6 +21,7 @@
 #include "kernels/q8_activations.h"
 #include "kernels/simd_level_test_util.h"
 #include "kernels/types.h"
+#include "kernels/weight_strips.h"
 #include "util/error.h"
 #include "util/fp16.h"
 #include "util/thread_pool.h"
@@ -324,8 +325,7 @@ TEST(MatMulTest, SameInputGroupEqualsSeparateProducts) {
 }
 
 // The quantization follows its definition: scale = max |x| / 127, codes the
-// values divided by it rounded to nearest, zero blocks all zero; the tiles
-// hold the same codes, scales and sums, with zeros for missing rows.
+// values divided by it rounded to nearest, zero blocks all zero.
 void ExpectQuantizedByDefinition() {
   std::mt19937 rng(21);
   constexpr int kRows = 3;
@@ -351,25 +351,10 @@ void ExpectQuantizedByDefinition() {
         EXPECT_EQ(codes[i], expected) << "row " << row << " block " << b << " i " << i;
         EXPECT_LE(std::abs(codes[i]), 127);
         EXPECT_LE(std::fabs(values[i] - codes[i] * scale), scale * 0.5001f);
-        EXPECT_EQ(q.tile_codes(0, b - b % 2)[i / 4 * 64 + b % 2 * 32 + row * 4 + i % 4], codes[i]);
         sum += codes[i];
       }
       EXPECT_EQ(q.code_sums(row)[b], sum);
       EXPECT_EQ(q.scaled_sums(row)[b], scale * static_cast<float>(sum));
-      EXPECT_EQ(q.tile_scales(0, b)[row], scale);
-      EXPECT_EQ(q.tile_code_sums(0, b)[row], sum);
-      EXPECT_EQ(q.tile_scaled_sums(0, b)[row], q.scaled_sums(row)[b]);
-    }
-  }
-  // Missing rows, and the missing fourth block of the second pair, are zero.
-  for (int64_t b = 0; b < 4; ++b) {
-    for (int lane = b < 3 ? kRows : 0; lane < 8; ++lane) {
-      EXPECT_EQ(q.tile_scales(0, b)[lane], 0.0f);
-      EXPECT_EQ(q.tile_code_sums(0, b)[lane], 0);
-      for (int k = 0; k < 8; ++k) {
-        const int8_t* group = q.tile_codes(0, b - b % 2) + k * 64 + b % 2 * 32 + lane * 4;
-        EXPECT_EQ(std::memcmp(group, "\0\0\0\0", 4), 0);
-      }
     }
   }
   EXPECT_EQ(q.scales(1)[1], 0.0f);
@@ -386,38 +371,45 @@ TEST(Q8ActivationsTest, QuantizesByDefinition) {
   }
 }
 
-// The lane layouts hold every code where their comments say (code i of
-// block j of a group: vector 2 (i % 16 / 8) + i / 16 of a single row, lane
-// j + 8 (i % 8 / 4); vector 2 (i % 16 / 4) + i / 16 of a pair, lane j + 8
-// (row % 2)), scales and sums beside them, and zeros past the last block
-// and row.
-TEST(Q8ActivationsTest, LaneLayoutsHoldTheCodes) {
+// The strips hold every weight code and f16 field where weight_strips.h
+// says, and zeros for rows past the matrix.
+TEST(WeightStripsTest, HoldTheBlocksWhereDocumented) {
   std::mt19937 rng(29);
-  constexpr int64_t kBlocks = 11;  // a whole group and three blocks of a second
-  for (int rows : {1, 3}) {
-    const std::vector<float> x = RandomActivations(rows * kBlocks * 32, rng);
-    Q8Activations q;
-    q.Quantize(x.data(), rows, kBlocks * 32, kBlocks * 32);
-    ASSERT_EQ(q.num_groups(), 2);
-    const int stored_rows = rows == 1 ? 1 : (rows + 1) / 2 * 2;
-    for (int row = 0; row < stored_rows; ++row) {
-      for (int64_t b = 0; b < 2 * Q8Activations::kGroupBlocks; ++b) {
-        const bool present = row < rows && b < kBlocks;
-        const int64_t g = b / Q8Activations::kGroupBlocks, j = b % Q8Activations::kGroupBlocks;
-        for (int i = 0; i < 32; ++i) {
-          const int expected = present ? q.codes(row, b)[i] : 0;
-          const int8_t* lane =
-              rows == 1
-                  ? q.group_codes(g) + 64 * (2 * (i % 16 / 8) + i / 16) + 4 * (j + 8 * (i % 8 / 4))
-                  : q.pair_codes(g, row / 2) + 64 * (2 * (i % 16 / 4) + i / 16) +
-                        4 * (j + 8 * (row % 2));
-          ASSERT_EQ(lane[i % 4], expected) << rows << " rows, row " << row << " block " << b;
-        }
-        if (rows > 1) {
-          const int at = static_cast<int>(j + 8 * (row % 2));
-          EXPECT_EQ(q.pair_scales(g, row / 2)[at], present ? q.scales(row)[b] : 0.0f);
-          EXPECT_EQ(q.pair_code_sums(g, row / 2)[at], present ? q.code_sums(row)[b] : 0);
-          EXPECT_EQ(q.pair_scaled_sums(g, row / 2)[at], present ? q.scaled_sums(row)[b] : 0.0f);
+  constexpr int64_t kRows = 21, kBlocks = 11;  // a partial second strip and group of blocks
+  for (TensorType type : kQ8Types) {
+    RandomMatrix matrix(type, kRows, kBlocks * 32, rng);
+    const WeightStrips strips(matrix.w);
+    ASSERT_EQ(strips.num_strips(), 2);
+    const size_t type_size = Traits(type).type_size, codes_at = type == TensorType::Q4_1 ? 4 : 2;
+    const size_t code_bytes = WeightStrips::CodeBytes(type);
+    for (int64_t s = 0; s < 2; ++s) {
+      const uint8_t* stored = strips.strip(s);
+      for (int64_t j = 0; j < 8; ++j) {
+        for (int64_t b = j; b < kBlocks; b += 8, stored += WeightStrips::BlockBytes(type)) {
+          for (int i = 0; i < WeightStrips::kRows; ++i) {
+            const int64_t row = s * WeightStrips::kRows + i;
+            const uint8_t* block =
+                row < kRows ? matrix.w.data + row * matrix.w.row_bytes + b * type_size : nullptr;
+            for (int e = 0; e < 32; ++e) {
+              int expected = 0, got = 0;
+              if (type == TensorType::Q8_0) {
+                expected = block ? static_cast<int8_t>(block[codes_at + e]) + 128 : 0;
+                got = stored[64 * (e / 4) + 4 * i + e % 4];
+              } else {
+                expected = block ? (e < 16 ? block[codes_at + e] & 15 : block[codes_at + e - 16] >> 4) : 0;
+                const uint8_t byte = stored[64 * (e % 16 / 4) + 4 * i + e % 4];
+                got = e < 16 ? byte & 15 : byte >> 4;
+              }
+              ASSERT_EQ(got, expected) << Traits(type).name << " row " << row << " block " << b
+                                       << " code " << e;
+            }
+            const uint8_t zeros[2] = {0, 0};
+            EXPECT_EQ(0, std::memcmp(stored + code_bytes + 2 * i, block ? block : zeros, 2));
+            if (type == TensorType::Q4_1) {
+              EXPECT_EQ(0, std::memcmp(stored + code_bytes + WeightStrips::kFieldBytes + 2 * i,
+                                       block ? block + 2 : zeros, 2));
+            }
+          }
         }
       }
     }

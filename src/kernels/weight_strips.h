@@ -1,0 +1,59 @@
+// Q4_0, Q4_1 and Q8_0 weights regrouped 16 rows side by side for the
+// AVX-512 VNNI kernels with Q8 activations (matmul_q8_avx512.cc): one vector
+// holds the same 4 codes of 16 weight rows, one row per 32-bit lane, so
+// vpdpbusd against 4 activation codes broadcast to every lane yields the
+// partial dot products of 16 rows at once, and a block's scaling is one
+// multiply-add per activation row for all 16. Built once at load
+// (PrepareForKernels); the decoded weights are the stored ones exactly.
+//
+// Strip s holds weight rows 16 s .. 16 s + 15 (rows past the matrix are
+// zero). Its blocks are stored in the order of the partial sums they feed
+// (matmul_q8_simd.h): blocks j, j + 8, j + 16, ... for j = 0 .. 7. A block:
+//   code vectors of 64 bytes, lane i of vector k for row i:
+//     Q4: 4 vectors, the code bytes 4k .. 4k + 3 of the block (low
+//         nibbles: codes 4k .., high nibbles: codes 16 + 4k ..);
+//     Q8_0: 8 vectors, codes 4k .. 4k + 3 plus 128 (unsigned, as vpdpbusd
+//         takes them);
+//   16 f16 d, row i at i; Q4_1 only: 16 f16 m likewise.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "kernels/types.h"
+
+namespace ri {
+
+struct WeightMatrix;
+
+class WeightStrips {
+ public:
+  static constexpr int kRows = 16;
+  static constexpr size_t kVectorBytes = 64;
+  static constexpr size_t kFieldBytes = 32;  // 16 f16
+
+  // Bytes of a block's code vectors.
+  static constexpr size_t CodeBytes(TensorType type) {
+    return (type == TensorType::Q8_0 ? 8 : 4) * kVectorBytes;
+  }
+  static constexpr size_t BlockBytes(TensorType type) {
+    return CodeBytes(type) + kFieldBytes * (type == TensorType::Q4_1 ? 2 : 1);
+  }
+
+  // `w` is Q4_0, Q4_1 or Q8_0; throws ri::Error otherwise.
+  explicit WeightStrips(const WeightMatrix& w);
+
+  int64_t num_strips() const { return num_strips_; }
+  // Strip s's blocks in storage order; strips are 64-byte aligned, blocks
+  // of Q4_0 and Q8_0 (288 and 544 bytes) only 32-byte aligned.
+  const uint8_t* strip(int64_t s) const { return data_ + s * strip_bytes_; }
+
+ private:
+  int64_t num_strips_ = 0;
+  size_t strip_bytes_ = 0;
+  std::vector<uint8_t> storage_;  // data_ points 64-byte aligned into it
+  uint8_t* data_ = nullptr;
+};
+
+}  // namespace ri
