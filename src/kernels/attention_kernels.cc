@@ -155,17 +155,23 @@ RI_AVX512 void ScoreKeysAvx512(const float* queries, const uint16_t* keys, int c
   int i = 0;
   for (; i + 4 <= count; i += 4) {
     __m512 acc[kQueries][4];
+#pragma GCC unroll 16
     for (int q = 0; q < kQueries; ++q) {
+#pragma GCC unroll 16
       for (int k = 0; k < 4; ++k) acc[q][k] = _mm512_setzero_ps();
     }
     for (int d = 0; d < dim; d += 16) {
       __m512 key[4];
+#pragma GCC unroll 16
       for (int k = 0; k < 4; ++k) key[k] = LoadHalf16(keys + static_cast<size_t>(i + k) * dim + d);
+#pragma GCC unroll 16
       for (int q = 0; q < kQueries; ++q) {
         const __m512 query = _mm512_loadu_ps(queries + q * dim + d);
+#pragma GCC unroll 16
         for (int k = 0; k < 4; ++k) acc[q][k] = _mm512_fmadd_ps(query, key[k], acc[q][k]);
       }
     }
+#pragma GCC unroll 16
     for (int q = 0; q < kQueries; ++q) {
       _mm_storeu_ps(scores + q * score_stride + i,
                     _mm_mul_ps(ReduceFour(acc[q][0], acc[q][1], acc[q][2], acc[q][3]),
@@ -173,6 +179,7 @@ RI_AVX512 void ScoreKeysAvx512(const float* queries, const uint16_t* keys, int c
     }
   }
   for (; i < count; ++i) {
+#pragma GCC unroll 16
     for (int q = 0; q < kQueries; ++q) {
       __m512 acc = _mm512_setzero_ps();
       for (int d = 0; d < dim; d += 16) {
@@ -190,18 +197,25 @@ template <int kChunks, int kQueries>
 RI_AVX512 void AccumulateBlockAvx512(const float* weights, size_t weight_stride,
                                      const uint16_t* values, int count, int dim, float* out) {
   __m512 acc[kQueries][kChunks];
+#pragma GCC unroll 16
   for (int q = 0; q < kQueries; ++q) {
+#pragma GCC unroll 16
     for (int c = 0; c < kChunks; ++c) acc[q][c] = _mm512_loadu_ps(out + q * dim + c * 16);
   }
   for (int i = 0; i < count; ++i) {
     __m512 v[kChunks];
+#pragma GCC unroll 16
     for (int c = 0; c < kChunks; ++c) v[c] = LoadHalf16(values + static_cast<size_t>(i) * dim + c * 16);
+#pragma GCC unroll 16
     for (int q = 0; q < kQueries; ++q) {
       const __m512 w = _mm512_set1_ps(weights[q * weight_stride + i]);
+#pragma GCC unroll 16
       for (int c = 0; c < kChunks; ++c) acc[q][c] = _mm512_fmadd_ps(w, v[c], acc[q][c]);
     }
   }
+#pragma GCC unroll 16
   for (int q = 0; q < kQueries; ++q) {
+#pragma GCC unroll 16
     for (int c = 0; c < kChunks; ++c) _mm512_storeu_ps(out + q * dim + c * 16, acc[q][c]);
   }
 }
