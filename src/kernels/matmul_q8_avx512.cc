@@ -14,6 +14,7 @@
 // the bias times the block's sum of activation codes is subtracted from the
 // integer dot product.
 #include <algorithm>
+#include <cstring>
 #include <type_traits>
 #include <utility>
 
@@ -45,13 +46,11 @@ constexpr int kBiasShift = kIsQ8_0<Format>          ? 7
                                                     : 0;
 
 // acc + the dot products of u8 (4 unsigned codes a lane) with the 4 signed
-// codes at s8 in every lane. GCC does not fold the broadcast into vpdpbusd's
-// memory operand by itself; a separate broadcast costs a vector uop.
+// codes at s8 in every lane.
 [[gnu::always_inline]] inline __m512i DotBroadcast(__m512i acc, __m512i u8, const int8_t* s8) {
-  asm("vpdpbusd %2%{1to16%}, %1, %0"
-      : "+v"(acc)
-      : "v"(u8), "m"(*reinterpret_cast<const int32_t*>(s8)));
-  return acc;
+  int32_t codes;
+  std::memcpy(&codes, s8, sizeof codes);
+  return _mm512_dpbusd_epi32(acc, u8, _mm512_set1_epi32(codes));
 }
 
 // Y of the strip's 16 weight rows for activation rows first_row ..
