@@ -6,36 +6,51 @@
 
 #include "kernels/attention_kernels.h"
 #include "kv/paged_kv_cache.h"
+#include "util/thread_pool.h"
 
 namespace ri {
 
-void SelectPages(const KvPagePool& pool, std::span<const int> page_table, int position,
-                 int kv_head, const float* group_queries, int group_size, int head_dim,
-                 int budget_pages, std::vector<float>& scores, std::vector<int>& selected) {
-  const int page_size = pool.geometry().page_size;
-  const int newest = position / page_size;
-  const int pages = newest + 1;
-  selected.resize(pages);
-  std::iota(selected.begin(), selected.end(), 0);
-  if (budget_pages >= pages) return;
-  scores.resize(newest);
-  for (int j = 0; j < newest; ++j) {
+void ScorePages(const KvPagePool& pool, std::span<const int> page_table, int kv_head,
+                const float* group_queries, int group_size, int head_dim, int first, int end,
+                float* scores) {
+  for (int j = first; j < end; ++j) {
     const int page = page_table[j];
-    if (j + 1 < newest) {  // bounds of scattered pages: fetch the next one early
+    if (j + 1 < end) {  // bounds of scattered pages: fetch the next one early
       const float* next = pool.key_min(page_table[j + 1], kv_head);  // min, then max
       for (int f = 0; f < 2 * head_dim; f += 16) __builtin_prefetch(next + f);
     }
     scores[j] = PageUpperBound(group_queries, group_size, pool.key_min(page, kv_head),
                                pool.key_max(page, kv_head), head_dim);
   }
+}
+
+void ChoosePages(std::span<const float> scores, int budget_pages, std::vector<int>& selected) {
+  const int newest = static_cast<int>(scores.size());
+  selected.resize(newest);
+  std::iota(selected.begin(), selected.end(), 0);
+  if (budget_pages > newest) {
+    selected.push_back(newest);
+    return;
+  }
   // The newest page is always read; the others compete for the rest.
   const int others = std::max(0, budget_pages - 1);
-  selected.resize(newest);
   std::partial_sort(selected.begin(), selected.begin() + others, selected.end(),
                     [&](int a, int b) { return scores[a] != scores[b] ? scores[a] > scores[b] : a > b; });
   selected.resize(others);
   selected.push_back(newest);
   std::sort(selected.begin(), selected.end());
+}
+
+void SelectPages(const KvPagePool& pool, std::span<const int> page_table, int position,
+                 int kv_head, const float* group_queries, int group_size, int head_dim,
+                 int budget_pages, std::vector<float>& scores, std::vector<int>& selected) {
+  const int newest = position / pool.geometry().page_size;
+  scores.resize(newest);
+  if (budget_pages <= newest) {
+    ScorePages(pool, page_table, kv_head, group_queries, group_size, head_dim, 0, newest,
+               scores.data());
+  }
+  ChoosePages(scores, budget_pages, selected);
 }
 
 void RunsForPages(std::span<const int> page_table, std::span<const int> page_indices,
@@ -62,19 +77,45 @@ int QuestAttention::BudgetPages(const LayerAttention& call, const SequenceKvCach
 
 void QuestAttention::SelectPageIndices(const LayerAttention& call, const SequenceKvCache& cache,
                                        int row, int kv_head, std::vector<int>& selected) const {
-  const int position = call.positions[row];
-  const int budget_pages = BudgetPages(call, cache, row);
-  const int group = call.num_heads / call.num_kv_heads;
-  const float* group_queries =
-      call.queries + (static_cast<size_t>(row) * call.num_heads + kv_head * group) * call.head_dim;
-  thread_local std::vector<float> scores;
-  SelectPages(cache.pool(), cache.page_table(call.layer), position, kv_head, group_queries, group,
-              call.head_dim, budget_pages, scores, selected);
+  ChoosePages(page_scores_[static_cast<size_t>(row) * num_kv_heads_ + kv_head],
+              BudgetPages(call, cache, row), selected);
 }
 
 void QuestAttention::BeforeSelect(const LayerAttention& call, SequenceKvCache& cache) {
   num_kv_heads_ = call.num_kv_heads;
   selected_pages_.resize(static_cast<size_t>(RowCount(call)) * call.num_kv_heads);
+}
+
+void QuestAttention::PrepareSelection(const LayerAttention& call, const SequenceKvCache& cache,
+                                      ThreadPool& pool) {
+  // Work units of up to kScorePages pages of one (row, kv head): a decode
+  // row's few kv heads alone would split unevenly over the threads.
+  struct Unit {
+    int row, kv_head, first, end;
+  };
+  std::vector<Unit> units;
+  const int page_size = cache.geometry().page_size;
+  page_scores_.resize(static_cast<size_t>(RowCount(call)) * call.num_kv_heads);
+  for (int row = 0; row < RowCount(call); ++row) {
+    const int newest = call.positions[row] / page_size;
+    const bool scored = BudgetPages(call, cache, row) <= newest;
+    for (int kv_head = 0; kv_head < call.num_kv_heads; ++kv_head) {
+      page_scores_[static_cast<size_t>(row) * call.num_kv_heads + kv_head].resize(newest);
+      for (int first = 0; scored && first < newest; first += kScorePages) {
+        units.push_back({row, kv_head, first, std::min(newest, first + kScorePages)});
+      }
+    }
+  }
+  const int group = call.num_heads / call.num_kv_heads;
+  pool.ParallelFor(units.size(), [&](size_t begin, size_t end) {
+    for (size_t u = begin; u < end; ++u) {
+      const Unit& unit = units[u];
+      const size_t item = static_cast<size_t>(unit.row) * call.num_kv_heads + unit.kv_head;
+      const float* group_queries = call.queries + item * group * call.head_dim;
+      ScorePages(cache.pool(), cache.page_table(call.layer), unit.kv_head, group_queries, group,
+                 call.head_dim, unit.first, unit.end, page_scores_[item].data());
+    }
+  });
 }
 
 void QuestAttention::SelectRuns(const LayerAttention& call, const SequenceKvCache& cache, int row,

@@ -18,10 +18,20 @@ class KvPagePool;
 // query at `position`: the page holding `position` plus the `budget_pages`-1
 // other pages with the highest score, where a page's score is the sum of
 // PageUpperBound over the group's queries. Ties go to the more recent page.
-// All pages when the budget covers them.
+// All pages when the budget covers them. (ScorePages, then ChoosePages.)
 void SelectPages(const KvPagePool& pool, std::span<const int> page_table, int position,
                  int kv_head, const float* group_queries, int group_size, int head_dim,
                  int budget_pages, std::vector<float>& scores, std::vector<int>& selected);
+
+// scores[j] = the score above of page index j, for j in [first, end).
+void ScorePages(const KvPagePool& pool, std::span<const int> page_table, int kv_head,
+                const float* group_queries, int group_size, int head_dim, int first, int end,
+                float* scores);
+
+// SelectPages' choice given the scores of all pages before the newest
+// (scores.size() is the newest page's index; unread when the budget covers
+// every page).
+void ChoosePages(std::span<const float> scores, int budget_pages, std::vector<int>& selected);
 
 class QuestAttention : public SelectiveAttention {
  public:
@@ -30,6 +40,9 @@ class QuestAttention : public SelectiveAttention {
 
  protected:
   void BeforeSelect(const LayerAttention& call, SequenceKvCache& cache) override;
+  // Scores the pages of every sparse (row, kv head), split over the threads.
+  void PrepareSelection(const LayerAttention& call, const SequenceKvCache& cache,
+                        ThreadPool& pool) override;
   void SelectRuns(const LayerAttention& call, const SequenceKvCache& cache, int row, int kv_head,
                   std::vector<PageRun>& runs) const override;
   uint64_t SelectionBytes(const LayerAttention& call, const SequenceKvCache& cache,
@@ -51,8 +64,12 @@ class QuestAttention : public SelectiveAttention {
 
  private:
   int num_kv_heads_ = 0;
+  // Pages scored per work unit of PrepareSelection.
+  static constexpr int kScorePages = 64;
   // Written by SelectRuns, one (row, kv head) entry per concurrent call.
   mutable std::vector<std::vector<int>> selected_pages_;
+  // Per (row, kv head): the scores of the pages before the newest.
+  std::vector<std::vector<float>> page_scores_;
 };
 
 // Runs covering the given page indices, each up to `last` (a causal limit).

@@ -20,6 +20,7 @@ void SelectiveAttention::Attend(const LayerAttention& call, SequenceKvCache& cac
                                 ThreadPool& pool) {
   WriteRows(call, cache);
   BeforeSelect(call, cache);
+  PrepareSelection(call, cache, pool);
   const int rows = RowCount(call);
   num_heads_ = call.num_heads;
   num_kv_heads_ = call.num_kv_heads;

@@ -396,7 +396,8 @@ TEST(WeightStripsTest, HoldTheBlocksWhereDocumented) {
                 expected = block ? static_cast<int8_t>(block[codes_at + e]) + 128 : 0;
                 got = stored[64 * (e / 4) + 4 * i + e % 4];
               } else {
-                expected = block ? (e < 16 ? block[codes_at + e] & 15 : block[codes_at + e - 16] >> 4) : 0;
+                const int nibbles = block ? block[codes_at + e % 16] : 0;
+                expected = e < 16 ? nibbles & 15 : nibbles >> 4;
                 const uint8_t byte = stored[64 * (e % 16 / 4) + 4 * i + e % 4];
                 got = e < 16 ? byte & 15 : byte >> 4;
               }
@@ -500,7 +501,8 @@ TEST(Q8MatMulTest, EveryLevelEqualsScalarBitForBit) {
             for (int i = 0; i < num_x * kRows; ++i) {
               const int r = i % kRows;
               ASSERT_EQ(r >= 5 && r < 37 ? expected[i] : -1.0f, part[i])
-                  << Label(level, type, cols, num_x) << (w->strips ? " strips" : "") << " row " << r;
+                  << Label(level, type, cols, num_x) << (w->strips ? " strips" : "") << " row "
+                  << r;
             }
           }
         }
