@@ -3,11 +3,22 @@
 // unsigned weight codes with signed activation codes into pairs of 16-bit
 // sums (at most 2 * 128 * 127, so never saturating), which vpmaddwd widens
 // to 8 sums of 4. Every row runs the one-row kernel.
-#include "kernels/matmul_q8_blocks.h"
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+
+#include "kernels/matmul_q8_simd.h"
+#include "kernels/x86_intrinsics.h"
 
 namespace ri::simd {
 
 namespace {
+
+float Fp16At(const uint8_t* p) {
+  uint16_t bits;
+  std::memcpy(&bits, p, sizeof bits);
+  return _cvtsh_ss(bits);
+}
 
 // The 32 nibbles of the 16 bytes at p as bytes in element order: low
 // nibbles (elements 0-15), then high nibbles (16-31).
