@@ -24,8 +24,8 @@ void ScorePages(const KvPagePool& pool, std::span<const int> page_table, int kv_
   }
 }
 
-void ChoosePages(std::span<const float> scores, int budget_pages, std::vector<int>& selected) {
-  const int newest = static_cast<int>(scores.size());
+void ChoosePages(std::span<const float> scores, int newest, int budget_pages,
+                 std::vector<int>& selected) {
   selected.resize(newest);
   std::iota(selected.begin(), selected.end(), 0);
   if (budget_pages > newest) {
@@ -45,12 +45,12 @@ void SelectPages(const KvPagePool& pool, std::span<const int> page_table, int po
                  int kv_head, const float* group_queries, int group_size, int head_dim,
                  int budget_pages, std::vector<float>& scores, std::vector<int>& selected) {
   const int newest = position / pool.geometry().page_size;
-  scores.resize(newest);
   if (budget_pages <= newest) {
+    scores.resize(newest);
     ScorePages(pool, page_table, kv_head, group_queries, group_size, head_dim, 0, newest,
                scores.data());
   }
-  ChoosePages(scores, budget_pages, selected);
+  ChoosePages(scores, newest, budget_pages, selected);
 }
 
 void RunsForPages(std::span<const int> page_table, std::span<const int> page_indices,
@@ -78,30 +78,30 @@ int QuestAttention::BudgetPages(const LayerAttention& call, const SequenceKvCach
 void QuestAttention::SelectPageIndices(const LayerAttention& call, const SequenceKvCache& cache,
                                        int row, int kv_head, std::vector<int>& selected) const {
   ChoosePages(page_scores_[static_cast<size_t>(row) * num_kv_heads_ + kv_head],
-              BudgetPages(call, cache, row), selected);
+              call.positions[row] / cache.geometry().page_size, BudgetPages(call, cache, row),
+              selected);
 }
 
-void QuestAttention::BeforeSelect(const LayerAttention& call, SequenceKvCache& cache) {
+void QuestAttention::BeforeSelect(const LayerAttention& call, SequenceKvCache& cache,
+                                  ThreadPool& pool) {
   num_kv_heads_ = call.num_kv_heads;
-  selected_pages_.resize(static_cast<size_t>(RowCount(call)) * call.num_kv_heads);
-}
-
-void QuestAttention::PrepareSelection(const LayerAttention& call, const SequenceKvCache& cache,
-                                      ThreadPool& pool) {
-  // Work units of up to kScorePages pages of one (row, kv head): a decode
-  // row's few kv heads alone would split unevenly over the threads.
+  const size_t items = static_cast<size_t>(RowCount(call)) * call.num_kv_heads;
+  selected_pages_.resize(items);
+  page_scores_.resize(items);
+  // The pages of every sparse (row, kv head) are scored here, in work units
+  // of up to kScorePages pages: a decode row's few kv heads alone would split
+  // unevenly over the threads.
   struct Unit {
     int row, kv_head, first, end;
   };
   std::vector<Unit> units;
   const int page_size = cache.geometry().page_size;
-  page_scores_.resize(static_cast<size_t>(RowCount(call)) * call.num_kv_heads);
   for (int row = 0; row < RowCount(call); ++row) {
     const int newest = call.positions[row] / page_size;
-    const bool scored = BudgetPages(call, cache, row) <= newest;
+    if (BudgetPages(call, cache, row) > newest) continue;  // reads every page
     for (int kv_head = 0; kv_head < call.num_kv_heads; ++kv_head) {
       page_scores_[static_cast<size_t>(row) * call.num_kv_heads + kv_head].resize(newest);
-      for (int first = 0; scored && first < newest; first += kScorePages) {
+      for (int first = 0; first < newest; first += kScorePages) {
         units.push_back({row, kv_head, first, std::min(newest, first + kScorePages)});
       }
     }

@@ -28,10 +28,11 @@ void ScorePages(const KvPagePool& pool, std::span<const int> page_table, int kv_
                 const float* group_queries, int group_size, int head_dim, int first, int end,
                 float* scores);
 
-// SelectPages' choice given the scores of all pages before the newest
-// (scores.size() is the newest page's index; unread when the budget covers
-// every page).
-void ChoosePages(std::span<const float> scores, int budget_pages, std::vector<int>& selected);
+// SelectPages' choice given the scores of the pages before the newest one
+// (page index `newest`); the scores are unread when the budget covers every
+// page.
+void ChoosePages(std::span<const float> scores, int newest, int budget_pages,
+                 std::vector<int>& selected);
 
 class QuestAttention : public SelectiveAttention {
  public:
@@ -39,10 +40,8 @@ class QuestAttention : public SelectiveAttention {
   std::string name() const override { return "quest"; }
 
  protected:
-  void BeforeSelect(const LayerAttention& call, SequenceKvCache& cache) override;
-  // Scores the pages of every sparse (row, kv head), split over the threads.
-  void PrepareSelection(const LayerAttention& call, const SequenceKvCache& cache,
-                        ThreadPool& pool) override;
+  // Also scores the pages of every sparse (row, kv head), split over the threads.
+  void BeforeSelect(const LayerAttention& call, SequenceKvCache& cache, ThreadPool& pool) override;
   void SelectRuns(const LayerAttention& call, const SequenceKvCache& cache, int row, int kv_head,
                   std::vector<PageRun>& runs) const override;
   uint64_t SelectionBytes(const LayerAttention& call, const SequenceKvCache& cache,
@@ -64,11 +63,11 @@ class QuestAttention : public SelectiveAttention {
 
  private:
   int num_kv_heads_ = 0;
-  // Pages scored per work unit of PrepareSelection.
+  // Pages scored per work unit of BeforeSelect.
   static constexpr int kScorePages = 64;
   // Written by SelectRuns, one (row, kv head) entry per concurrent call.
   mutable std::vector<std::vector<int>> selected_pages_;
-  // Per (row, kv head): the scores of the pages before the newest.
+  // Per sparse (row, kv head): the scores of the pages before the newest.
   std::vector<std::vector<float>> page_scores_;
 };
 

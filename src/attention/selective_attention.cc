@@ -19,8 +19,7 @@ void WriteRows(const LayerAttention& call, SequenceKvCache& cache) {
 void SelectiveAttention::Attend(const LayerAttention& call, SequenceKvCache& cache,
                                 ThreadPool& pool) {
   WriteRows(call, cache);
-  BeforeSelect(call, cache);
-  PrepareSelection(call, cache, pool);
+  BeforeSelect(call, cache, pool);
   const int rows = RowCount(call);
   num_heads_ = call.num_heads;
   num_kv_heads_ = call.num_kv_heads;

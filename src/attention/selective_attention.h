@@ -22,12 +22,11 @@ class SelectiveAttention : public AttentionPolicy {
   // different (row, kv head) pairs.
   virtual void SelectRuns(const LayerAttention& call, const SequenceKvCache& cache, int row,
                           int kv_head, std::vector<PageRun>& runs) const = 0;
-  // Before selection, after the rows' K/V were written (eviction bookkeeping).
-  virtual void BeforeSelect(const LayerAttention& call, SequenceKvCache& cache) {}
-  // After BeforeSelect: work for SelectRuns that splits better over the
-  // threads than by (row, kv head).
-  virtual void PrepareSelection(const LayerAttention& call, const SequenceKvCache& cache,
-                                ThreadPool& pool) {}
+  // Before selection, after the rows' K/V were written (eviction
+  // bookkeeping, or work for SelectRuns that splits better over `pool`'s
+  // threads than by (row, kv head)).
+  virtual void BeforeSelect(const LayerAttention& call, SequenceKvCache& cache,
+                            ThreadPool& pool) {}
   // After attention; with keeps_weights(), weights(row, head)[i] is the
   // attention probability of the i-th selected position.
   virtual void AfterAttend(const LayerAttention& call, SequenceKvCache& cache) {}

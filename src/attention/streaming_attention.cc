@@ -6,7 +6,8 @@
 
 namespace ri {
 
-void StreamingAttention::BeforeSelect(const LayerAttention& call, SequenceKvCache& cache) {
+void StreamingAttention::BeforeSelect(const LayerAttention& call, SequenceKvCache& cache,
+                                      ThreadPool& /*pool*/) {
   window_start_.resize(cache.geometry().num_layers, 0);
   int& start = window_start_[call.layer];
   const int sinks = config_.sinks;

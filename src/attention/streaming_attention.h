@@ -16,7 +16,7 @@ class StreamingAttention : public SelectiveAttention {
   std::string name() const override { return "streaming"; }
 
  protected:
-  void BeforeSelect(const LayerAttention& call, SequenceKvCache& cache) override;
+  void BeforeSelect(const LayerAttention& call, SequenceKvCache& cache, ThreadPool& pool) override;
   void SelectRuns(const LayerAttention& call, const SequenceKvCache& cache, int row, int kv_head,
                   std::vector<PageRun>& runs) const override;
 

@@ -7,7 +7,8 @@
 
 namespace ri {
 
-void TovaAttention::BeforeSelect(const LayerAttention& call, SequenceKvCache& cache) {
+void TovaAttention::BeforeSelect(const LayerAttention& call, SequenceKvCache& cache,
+                                 ThreadPool& /*pool*/) {
   retained_.resize(cache.geometry().num_layers);
   std::vector<int>& retained = retained_[call.layer];
   if (retained.empty()) {

@@ -16,7 +16,7 @@ class TovaAttention : public SelectiveAttention {
   std::string name() const override { return "tova"; }
 
  protected:
-  void BeforeSelect(const LayerAttention& call, SequenceKvCache& cache) override;
+  void BeforeSelect(const LayerAttention& call, SequenceKvCache& cache, ThreadPool& pool) override;
   void SelectRuns(const LayerAttention& call, const SequenceKvCache& cache, int row, int kv_head,
                   std::vector<PageRun>& runs) const override;
   void AfterAttend(const LayerAttention& call, SequenceKvCache& cache) override;
