@@ -37,15 +37,16 @@ struct WeightMatrix {
   int64_t cols = 0;
   size_t row_bytes = 0;
   ActivationPrecision activations = ActivationPrecision::kFloat;
-  // The same weights regrouped for this CPU's integer kernels, when they
-  // read them (PrepareForKernels).
+  // The same weights regrouped for this CPU's kernels, when they read them
+  // (PrepareForKernels).
   std::shared_ptr<const WeightStrips> strips = nullptr;
 };
 
-// Builds what this CPU's kernels read besides the stored weights:
-// WeightStrips for Q4_0, Q4_1 and Q8_0 weights with Q8 activations on
-// AVX-512 VNNI. Call once the matrix's activations are set; results do not
-// change, only speed.
+// Builds what this CPU's kernels read besides the stored weights, on
+// AVX-512: WeightStrips for Q4_0 and Q4_1 weights, and for Q8_0 weights
+// with Q8 activations (those need VNNI too). Call once the matrix's
+// activations are set. With Q8 activations results do not change, only
+// speed; with float activations the AVX-512 sums run in another order.
 void PrepareForKernels(WeightMatrix& w);
 
 // Whether products with `w` quantize the activations (kQ8 and a type with

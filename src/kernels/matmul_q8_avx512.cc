@@ -94,29 +94,42 @@ template <class Format, int R>
         m = _mm512_cvtph_ps(_mm256_loadu_si256(
             reinterpret_cast<const __m256i*>(fields + WeightStrips::kFieldBytes)));
       }
+      // The integer dot products of the R rows: one chain of vpdpbusd per
+      // row, the rows interleaved so that consecutive instructions are
+      // independent; with one or two rows, a second chain per row (codes
+      // 16 ..) for parallelism.
+      __m512i dot[R];
+      if constexpr (R <= 2) {
+#pragma GCC unroll 2
+        for (int r = 0; r < R; ++r) {
+          const int8_t* a = x.codes(first_row + r, b);
+          __m512i low = _mm512_setzero_si512(), high = _mm512_setzero_si512();
+#pragma GCC unroll 4
+          for (int k = 0; k < 4; ++k) {
+            low = DotBroadcast(low, codes[k], a + 4 * k);
+            high = DotBroadcast(high, codes[4 + k], a + 16 + 4 * k);
+          }
+          dot[r] = _mm512_add_epi32(low, high);
+        }
+      } else {
+#pragma GCC unroll 8
+        for (int r = 0; r < R; ++r) dot[r] = _mm512_setzero_si512();
+#pragma GCC unroll 8
+        for (int k = 0; k < 8; ++k) {
+#pragma GCC unroll 8
+          for (int r = 0; r < R; ++r) {
+            dot[r] = DotBroadcast(dot[r], codes[k], x.codes(first_row + r, b) + 4 * k);
+          }
+        }
+      }
 #pragma GCC unroll 8
       for (int r = 0; r < R; ++r) {
         const int row = first_row + r;
-        const int8_t* a = x.codes(row, b);
-        // One chain of vpdpbusd per row; with one or two rows, a second
-        // (codes 16 ..) for parallelism.
-        __m512i dot = _mm512_setzero_si512();
-        if constexpr (R <= 2) {
-          __m512i high = _mm512_setzero_si512();
-#pragma GCC unroll 4
-          for (int k = 0; k < 4; ++k) {
-            dot = DotBroadcast(dot, codes[k], a + 4 * k);
-            high = DotBroadcast(high, codes[4 + k], a + 16 + 4 * k);
-          }
-          dot = _mm512_add_epi32(dot, high);
-        } else {
-#pragma GCC unroll 8
-          for (int k = 0; k < 8; ++k) dot = DotBroadcast(dot, codes[k], a + 4 * k);
-        }
         if constexpr (kBiasShift<Format> != 0) {
-          dot = _mm512_sub_epi32(dot, _mm512_set1_epi32(x.code_sums(row)[b] << kBiasShift<Format>));
+          dot[r] = _mm512_sub_epi32(dot[r],
+                                    _mm512_set1_epi32(x.code_sums(row)[b] << kBiasShift<Format>));
         }
-        acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot),
+        acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[r]),
                                  _mm512_mul_ps(d, _mm512_set1_ps(x.scales(row)[b])), acc[r]);
         if constexpr (Format::kHasOffset) {
           acc[r] = _mm512_fmadd_ps(m, _mm512_set1_ps(x.scaled_sums(row)[b]), acc[r]);

@@ -177,4 +177,10 @@ void MatMulRowsAvx512(const WeightMatrix& w, const float* x, int num_x, size_t x
                       size_t y_stride, int64_t row_begin, int64_t row_end, float* row_scratch,
                       float* x_scratch);
 
+// Float activations over the strips of a Q4_0 or Q4_1 matrix
+// (weight_strips.h), compiled with AVX-512: Y rows y_stride apart, weight rows
+// [row_begin, row_end).
+void MatMulStripsAvx512(const WeightMatrix& w, const float* x, int num_x, size_t x_stride,
+                        float* y, size_t y_stride, int64_t row_begin, int64_t row_end);
+
 }  // namespace ri::simd

@@ -94,6 +94,17 @@ struct RandomMatrix {
   }
 };
 
+// The matrix as stored and, when this CPU's kernels read strips of it (see
+// PrepareForKernels), with them: both must give the results tested.
+std::vector<WeightMatrix> WithAndWithoutStrips(const WeightMatrix& w) {
+  WeightMatrix prepared = w;
+  PrepareForKernels(prepared);
+  if (prepared.strips == nullptr) return {w};
+  return {w, prepared};
+}
+
+std::string StripsLabel(const WeightMatrix& w) { return w.strips ? " strips" : ""; }
+
 std::vector<float> RandomActivations(size_t n, std::mt19937& rng) {
   std::normal_distribution<float> normal(0.0f, 1.0f);
   std::vector<float> x(n);
@@ -177,26 +188,29 @@ TEST(MatMulRowsTest, MatchesDoubleReferenceAtEverySimdLevel) {
     for (TensorType type : kAllTypes) {
       for (int64_t cols : ColumnCounts(type)) {
         const RandomMatrix matrix(type, kRows, cols, rng);
-        const WeightMatrix& w = matrix.w;
         const size_t x_stride = cols + 3;  // strides wider than the rows
         const size_t y_stride = kRows + 5;
         const std::vector<float> x = RandomActivations(33 * x_stride, rng);
-        const Reference ref = ComputeReference(w, x.data(), 33, x_stride);
-        for (int num_x : kNumX) {
-          // Odd row ranges; rows outside the range must stay untouched.
-          for (auto [begin, end] : {std::pair<int64_t, int64_t>{0, kRows}, {3, 30}, {5, 6}}) {
-            std::vector<float> y(num_x * y_stride, std::numeric_limits<float>::quiet_NaN());
-            MatMulRows(w, x.data(), num_x, x_stride, y.data(), y_stride, begin, end);
-            for (int m = 0; m < num_x; ++m) {
-              for (int64_t r = 0; r < static_cast<int64_t>(y_stride); ++r) {
-                const float actual = y[m * y_stride + r];
-                if (r < begin || r >= end) {
-                  ASSERT_TRUE(std::isnan(actual)) << Label(level, type, cols, num_x) << " wrote row " << r;
-                  continue;
+        const Reference ref = ComputeReference(matrix.w, x.data(), 33, x_stride);
+        for (const WeightMatrix& w : WithAndWithoutStrips(matrix.w)) {
+          for (int num_x : kNumX) {
+            // Odd row ranges; rows outside the range must stay untouched.
+            for (auto [begin, end] : {std::pair<int64_t, int64_t>{0, kRows}, {3, 30}, {5, 6}}) {
+              std::vector<float> y(num_x * y_stride, std::numeric_limits<float>::quiet_NaN());
+              MatMulRows(w, x.data(), num_x, x_stride, y.data(), y_stride, begin, end);
+              for (int m = 0; m < num_x; ++m) {
+                for (int64_t r = 0; r < static_cast<int64_t>(y_stride); ++r) {
+                  const float actual = y[m * y_stride + r];
+                  if (r < begin || r >= end) {
+                    ASSERT_TRUE(std::isnan(actual))
+                        << Label(level, type, cols, num_x) << StripsLabel(w) << " wrote row " << r;
+                    continue;
+                  }
+                  const size_t i = m * kRows + r;
+                  ASSERT_NEAR(actual, ref.value[i], Tolerance(cols, ref.magnitude[i]))
+                      << Label(level, type, cols, num_x) << StripsLabel(w) << " m=" << m
+                      << " r=" << r;
                 }
-                const size_t i = m * kRows + r;
-                ASSERT_NEAR(actual, ref.value[i], Tolerance(cols, ref.magnitude[i]))
-                    << Label(level, type, cols, num_x) << " m=" << m << " r=" << r;
               }
             }
           }
@@ -219,16 +233,18 @@ TEST(MatMulRowsTest, OutputsIndependentOfBatchAndRowRange) {
       RandomMatrix matrix(type, kRows, cols, rng);
       matrix.w.activations = precision;
       const std::vector<float> x = RandomActivations(kNumX * cols, rng);
-      std::vector<float> all(kNumX * kRows);
-      MatMulRows(matrix.w, x.data(), kNumX, cols, all.data(), kRows, 0, kRows);
-      for (int m = 0; m < kNumX; ++m) {
-        std::vector<float> single(kRows);
-        for (int64_t r = 0; r < kRows; r += 3) {
-          MatMulRows(matrix.w, x.data() + m * cols, 1, cols, single.data(), kRows, r,
-                     std::min(r + 3, kRows));
+      for (const WeightMatrix& w : WithAndWithoutStrips(matrix.w)) {
+        std::vector<float> all(kNumX * kRows);
+        MatMulRows(w, x.data(), kNumX, cols, all.data(), kRows, 0, kRows);
+        for (int m = 0; m < kNumX; ++m) {
+          std::vector<float> single(kRows);
+          for (int64_t r = 0; r < kRows; r += 3) {
+            MatMulRows(w, x.data() + m * cols, 1, cols, single.data(), kRows, r,
+                       std::min(r + 3, kRows));
+          }
+          ASSERT_EQ(0, std::memcmp(single.data(), all.data() + m * kRows, kRows * sizeof(float)))
+              << Label(level, type, cols, kNumX) << StripsLabel(w) << " m=" << m;
         }
-        ASSERT_EQ(0, std::memcmp(single.data(), all.data() + m * kRows, kRows * sizeof(float)))
-            << Label(level, type, cols, kNumX) << " m=" << m;
       }
     }
   }
@@ -245,11 +261,13 @@ TEST(MatMulRowsTest, LargeBatch) {
       const RandomMatrix matrix(type, 21, cols, rng);
       const std::vector<float> x = RandomActivations(kNumX * cols, rng);
       const Reference ref = ComputeReference(matrix.w, x.data(), kNumX, cols);
-      std::vector<float> y(kNumX * 21);
-      MatMulRows(matrix.w, x.data(), kNumX, cols, y.data(), 21, 0, 21);
-      for (size_t i = 0; i < y.size(); ++i) {
-        ASSERT_NEAR(y[i], ref.value[i], Tolerance(cols, ref.magnitude[i]))
-            << Label(level, type, cols, kNumX) << " i=" << i;
+      for (const WeightMatrix& w : WithAndWithoutStrips(matrix.w)) {
+        std::vector<float> y(kNumX * 21);
+        MatMulRows(w, x.data(), kNumX, cols, y.data(), 21, 0, 21);
+        for (size_t i = 0; i < y.size(); ++i) {
+          ASSERT_NEAR(y[i], ref.value[i], Tolerance(cols, ref.magnitude[i]))
+              << Label(level, type, cols, kNumX) << StripsLabel(w) << " i=" << i;
+        }
       }
     }
   }
@@ -264,16 +282,18 @@ TEST(MatMulTest, ThreadCountDoesNotChangeResults) {
       const int64_t rows = 203;  // not a multiple of the grain
       RandomMatrix matrix(type, rows, cols, rng);
       matrix.w.activations = precision;
-      for (int num_x : {1, 5, 8}) {
-        const std::vector<float> x = RandomActivations(num_x * cols, rng);
-        std::vector<float> expected(num_x * rows);
-        MatMulRows(matrix.w, x.data(), num_x, cols, expected.data(), rows, 0, rows);
-        for (ThreadPool& pool : pools) {
-          std::vector<float> y(num_x * rows, std::numeric_limits<float>::quiet_NaN());
-          MatMul(matrix.w, x.data(), num_x, y.data(), pool);
-          ASSERT_EQ(0, std::memcmp(y.data(), expected.data(), y.size() * sizeof(float)))
-              << Traits(type).name << " cols=" << cols << " threads=" << pool.num_threads()
-              << " num_x=" << num_x;
+      for (const WeightMatrix& w : WithAndWithoutStrips(matrix.w)) {
+        for (int num_x : {1, 5, 8}) {
+          const std::vector<float> x = RandomActivations(num_x * cols, rng);
+          std::vector<float> expected(num_x * rows);
+          MatMulRows(w, x.data(), num_x, cols, expected.data(), rows, 0, rows);
+          for (ThreadPool& pool : pools) {
+            std::vector<float> y(num_x * rows, std::numeric_limits<float>::quiet_NaN());
+            MatMul(w, x.data(), num_x, y.data(), pool);
+            ASSERT_EQ(0, std::memcmp(y.data(), expected.data(), y.size() * sizeof(float)))
+                << Traits(type).name << StripsLabel(w) << " cols=" << cols
+                << " threads=" << pool.num_threads() << " num_x=" << num_x;
+          }
         }
       }
     }

@@ -1,10 +1,12 @@
 // Q4_0, Q4_1 and Q8_0 weights regrouped 16 rows side by side for the
-// AVX-512 VNNI kernels with Q8 activations (matmul_q8_avx512.cc): one vector
-// holds the same 4 codes of 16 weight rows, one row per 32-bit lane, so
+// AVX-512 kernels: one vector holds the same 4 codes of 16 weight rows, one
+// row per 32-bit lane. With Q8 activations (matmul_q8_avx512.cc, VNNI),
 // vpdpbusd against 4 activation codes broadcast to every lane yields the
 // partial dot products of 16 rows at once, and a block's scaling is one
-// multiply-add per activation row for all 16. Built once at load
-// (PrepareForKernels); the decoded weights are the stored ones exactly.
+// multiply-add per activation row for all 16. With float activations
+// (matmul_strips_avx512.cc, Q4 types only), a shift and a mask decode one
+// code of 16 rows. Built once at load (PrepareForKernels); the decoded
+// weights are the stored ones exactly.
 //
 // Strip s holds weight rows 16 s .. 16 s + 15 (rows past the matrix are
 // zero). Its blocks are stored in the order of the partial sums they feed
@@ -48,6 +50,7 @@ class WeightStrips {
   // Strip s's blocks in storage order; strips are 64-byte aligned, blocks
   // of Q4_0 and Q8_0 (288 and 544 bytes) only 32-byte aligned.
   const uint8_t* strip(int64_t s) const { return data_ + s * strip_bytes_; }
+  size_t strip_bytes() const { return strip_bytes_; }
 
  private:
   int64_t num_strips_ = 0;
