@@ -150,21 +150,22 @@ void RunStrips(const WeightMatrix& w, const Q8Activations& x, float* y, size_t y
                int64_t row_begin, int64_t row_end) {
   const WeightStrips& strips = *w.strips;
   constexpr int64_t kRows = WeightStrips::kRows;
-  for (int64_t s = row_begin / kRows; s * kRows < row_end; ++s) {
-    const int64_t first = s * kRows;
-    const int64_t from = std::max(row_begin, first) - first;
-    const int64_t to = std::min(row_end, first + kRows) - first;
-    const auto lanes = static_cast<__mmask16>(((1u << to) - 1) & ~((1u << from) - 1));
+  const int64_t last_strip = (row_end - 1) / kRows;
+  for (int64_t chunk = row_begin / kRows; chunk <= last_strip;
+       chunk += WeightStrips::kChunkStrips) {
+    const int64_t chunk_last = std::min(last_strip, chunk + WeightStrips::kChunkStrips - 1);
     for (int m0 = 0; m0 < x.num_rows(); m0 += kMaxRows) {
       const int rows = std::min(kMaxRows, x.num_rows() - m0);
-      __m512 sums[kMaxRows];
-      [&]<int... kR>(std::integer_sequence<int, kR...>) {
-        ((rows == kR + 1 && (StripTimesRows<Format, kR + 1>(strips.strip(s), x, m0, sums), true)) ||
-         ...);
+      for (int64_t s = chunk; s <= chunk_last; ++s) {
+        __m512 sums[kMaxRows];
+        [&]<int... kR>(std::integer_sequence<int, kR...>) {
+          ((rows == kR + 1 && (StripTimesRows<Format, kR + 1>(strips.strip(s), x, m0, sums), true)) ||
+           ...);
+        }(std::make_integer_sequence<int, kMaxRows>{});
+        const __mmask16 lanes = WeightStrips::LanesInRange(s, row_begin, row_end);
+        for (int r = 0; r < rows; ++r)
+          _mm512_mask_storeu_ps(y + (m0 + r) * y_stride + s * kRows, lanes, sums[r]);
       }
-      (std::make_integer_sequence<int, kMaxRows>{});
-      for (int r = 0; r < rows; ++r)
-        _mm512_mask_storeu_ps(y + (m0 + r) * y_stride + first, lanes, sums[r]);
     }
   }
 }

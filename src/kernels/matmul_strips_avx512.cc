@@ -137,36 +137,39 @@ void RunStrips(const WeightMatrix& w, const float* x, int num_x, size_t x_stride
     }
   }
   const int64_t last_strip = (row_end - 1) / kRows;
-  for (int64_t s = row_begin / kRows; s <= last_strip;) {
-    // A single activation row's two accumulator chains per strip would wait
-    // on the FMA latency; a second strip gives the core independent work.
-    const int together = num_x == 1 && s < last_strip ? 2 : 1;
+  for (int64_t chunk = row_begin / kRows; chunk <= last_strip;
+       chunk += WeightStrips::kChunkStrips) {
+    const int64_t chunk_last = std::min(last_strip, chunk + WeightStrips::kChunkStrips - 1);
     for (int m0 = 0; m0 < num_x; m0 += kMaxRows) {
       const int rows = std::min(kMaxRows, num_x - m0);
       const float* group = num_x == 1 ? x : interleaved.data() + static_cast<size_t>(m0) * w.cols;
-      __m512 sums[2][kMaxRows];
-      if (together == 2) {
-        StripsTimesRows<Format, 2, 1>(strips.strip(s), strips.strip_bytes(), num_blocks, group,
-                                      sums);
-      } else {
-        [&]<int... kR>(std::integer_sequence<int, kR...>) {
-          ((rows == kR + 1 && (StripsTimesRows<Format, 1, kR + 1>(
-                                   strips.strip(s), strips.strip_bytes(), num_blocks, group, sums),
-                               true)) ||
-           ...);
+      for (int64_t s = chunk; s <= chunk_last;) {
+        // A single activation row's two accumulator chains per strip would
+        // wait on the FMA latency; a second strip gives the core
+        // independent work.
+        const int together = num_x == 1 && s < chunk_last ? 2 : 1;
+        __m512 sums[2][kMaxRows];
+        if (together == 2) {
+          StripsTimesRows<Format, 2, 1>(strips.strip(s), strips.strip_bytes(), num_blocks, group,
+                                        sums);
+        } else {
+          [&]<int... kR>(std::integer_sequence<int, kR...>) {
+            ((rows == kR + 1 &&
+              (StripsTimesRows<Format, 1, kR + 1>(strips.strip(s), strips.strip_bytes(),
+                                                  num_blocks, group, sums),
+               true)) ||
+             ...);
+          }(std::make_integer_sequence<int, kMaxRows>{});
         }
-        (std::make_integer_sequence<int, kMaxRows>{});
-      }
-      for (int t = 0; t < together; ++t) {
-        const int64_t first = (s + t) * kRows;
-        const int64_t from = std::max(row_begin, first) - first;
-        const int64_t to = std::min(row_end, first + kRows) - first;
-        const auto lanes = static_cast<__mmask16>(((1u << to) - 1) & ~((1u << from) - 1));
-        for (int r = 0; r < rows; ++r)
-          _mm512_mask_storeu_ps(y + (m0 + r) * y_stride + first, lanes, sums[t][r]);
+        for (int t = 0; t < together; ++t) {
+          const __mmask16 lanes = WeightStrips::LanesInRange(s + t, row_begin, row_end);
+          for (int r = 0; r < rows; ++r) {
+            _mm512_mask_storeu_ps(y + (m0 + r) * y_stride + (s + t) * kRows, lanes, sums[t][r]);
+          }
+        }
+        s += together;
       }
     }
-    s += together;
   }
 }
 

@@ -224,7 +224,7 @@ TEST(MatMulRowsTest, MatchesDoubleReferenceAtEverySimdLevel) {
 // activation row: the same bits whatever num_x and the row range.
 TEST(MatMulRowsTest, OutputsIndependentOfBatchAndRowRange) {
   std::mt19937 rng(11);
-  constexpr int64_t kRows = 70;
+  constexpr int64_t kRows = 275;  // strips of 16 rows in two chunks (WeightStrips::kChunkStrips)
   constexpr int kNumX = 19;
   for (SimdLevel level : SupportedLevels()) {
     SimdLevelGuard guard(level);

@@ -19,6 +19,7 @@
 //   16 f16 d, row i at i; Q4_1 only: 16 f16 m likewise.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -51,6 +52,20 @@ class WeightStrips {
   // of Q4_0 and Q8_0 (288 and 544 bytes) only 32-byte aligned.
   const uint8_t* strip(int64_t s) const { return data_ + s * strip_bytes_; }
   size_t strip_bytes() const { return strip_bytes_; }
+
+  // The lanes (weight rows) of strip s inside rows [row_begin, row_end), as
+  // a 16-bit mask: what a kernel stores of the strip's results.
+  static uint16_t LanesInRange(int64_t s, int64_t row_begin, int64_t row_end) {
+    const int64_t first = s * kRows;
+    const int64_t from = std::max(row_begin, first) - first;
+    const int64_t to = std::min(row_end, first + kRows) - first;
+    return static_cast<uint16_t>(((1u << to) - 1) & ~((1u << from) - 1));
+  }
+
+  // Strips per chunk when many activation rows pass over them (prefill):
+  // the chunk stays in cache while every group of rows passes over it,
+  // instead of all the activations streaming past every strip.
+  static constexpr int64_t kChunkStrips = 16;
 
  private:
   int64_t num_strips_ = 0;
