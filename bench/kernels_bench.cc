@@ -8,6 +8,7 @@
 // q8 (1: Q8 activations with integer kernels, 0: float activations).
 // Set RETROINFER_SIMD to compare levels.
 #include <benchmark/benchmark.h>
+#include <immintrin.h>
 
 #include <cstdint>
 #include <random>
@@ -15,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "kernels/cpu_features.h"
 #include "kernels/matmul.h"
 #include "kernels/types.h"
 #include "util/fp16.h"
@@ -94,6 +96,67 @@ void Shapes(benchmark::internal::Benchmark* b) {
   }
 }
 BENCHMARK(BM_MatMul)->Apply(Shapes)->UseRealTime();
+
+// A chain of dependent integer adds, one cycle each: items per second are
+// the clock (cycles per second) while the benchmark runs.
+void BM_ClockAddChain(benchmark::State& state) {
+  uint64_t value = 0;
+  for (auto _ : state) {
+    for (int i = 0; i < 1000; ++i) {
+      asm volatile("add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0" : "+r"(value));
+    }
+  }
+  benchmark::DoNotOptimize(value);
+  state.SetItemsProcessed(state.iterations() * 4000);
+}
+BENCHMARK(BM_ClockAddChain);
+
+// The core's peak rate of the instructions the kernels are built on, one
+// thread, operands in registers (12 independent chains, more than latency x
+// throughput): items per second are instructions per second; divided by
+// BM_ClockAddChain's, instructions per cycle. The broadcast variant feeds vpdpbusd an
+// activation word from memory, as the q8 strip kernel does.
+constexpr int kChains = 12;
+
+__attribute__((target("avx512f"))) void BM_PeakFma512(benchmark::State& state) {
+  if (!GetCpuFeatures().avx512f) return state.SkipWithError("no AVX-512");
+  __m512 acc[kChains];
+  for (__m512& a : acc) a = _mm512_set1_ps(1.0f);
+  __m512 x = _mm512_set1_ps(1.0001f), y = _mm512_set1_ps(0.999f);
+  for (auto _ : state) {
+    for (int i = 0; i < 1000; ++i) {
+#pragma GCC unroll 12
+      for (__m512& a : acc) a = _mm512_fmadd_ps(a, x, y);
+      asm volatile("" : "+v"(x), "+v"(y));
+    }
+  }
+  benchmark::DoNotOptimize(acc);
+  state.SetItemsProcessed(state.iterations() * 1000 * kChains);
+}
+BENCHMARK(BM_PeakFma512);
+
+__attribute__((target("avx512f,avx512vnni"))) void BM_PeakDpbusd512(benchmark::State& state) {
+  if (!GetCpuFeatures().avx512vnni) return state.SkipWithError("no AVX-512 VNNI");
+  const bool broadcast = state.range(0) != 0;
+  alignas(64) static int32_t words[1024] = {};
+  __m512i acc[kChains];
+  for (__m512i& a : acc) a = _mm512_setzero_si512();
+  __m512i u8 = _mm512_set1_epi32(0x01010101), s8 = _mm512_set1_epi32(0x02020202);
+  for (auto _ : state) {
+    for (int i = 0; i < 1000; ++i) {
+      const int32_t* w = words + (i % 64) * 16;
+#pragma GCC unroll 12
+      for (int c = 0; c < kChains; ++c) {
+        acc[c] = _mm512_dpbusd_epi32(acc[c], u8, broadcast ? _mm512_set1_epi32(w[c]) : s8);
+      }
+      asm volatile("" : "+v"(u8), "+v"(s8));
+    }
+  }
+  benchmark::DoNotOptimize(acc);
+  state.SetItemsProcessed(state.iterations() * 1000 * kChains);
+  state.SetLabel(broadcast ? "activation word broadcast from memory" : "registers");
+}
+BENCHMARK(BM_PeakDpbusd512)->ArgName("broadcast")->Arg(0)->Arg(1);
 
 }  // namespace
 }  // namespace ri
