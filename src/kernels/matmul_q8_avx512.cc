@@ -67,26 +67,35 @@ struct RowGroup {
   const float* scaled_sums;
 };
 
-// The rows of x in groups of up to kMaxRows, each interleaved (a single
-// row is left where it is) into `storage`.
-void GroupRows(const Q8Activations& x, std::vector<int32_t>& storage,
-               std::vector<RowGroup>& groups) {
+// Storage for the interleaved groups (a thread's own, reused across calls).
+struct GroupStorage {
+  std::vector<int32_t> words;
+  std::vector<float> scales;
+  std::vector<int32_t> code_sums;
+  std::vector<float> scaled_sums;
+};
+
+// The rows of x in groups of up to kMaxRows, each interleaved into
+// `storage` (a single row is left where it is).
+void GroupRows(const Q8Activations& x, GroupStorage& storage, std::vector<RowGroup>& groups) {
   const int64_t blocks = x.num_blocks();
-  // Per row: 8 code words and 3 block fields per block.
-  storage.resize(static_cast<size_t>(x.num_rows()) * blocks * 11);
+  const size_t fields = static_cast<size_t>(x.num_rows()) * blocks;
+  storage.words.resize(fields * 8);
+  storage.scales.resize(fields);
+  storage.code_sums.resize(fields);
+  storage.scaled_sums.resize(fields);
   groups.clear();
-  int32_t* next = storage.data();
   for (int m0 = 0; m0 < x.num_rows(); m0 += kMaxRows) {
     const int rows = std::min(kMaxRows, x.num_rows() - m0);
     if (rows == 1) {
       groups.push_back({x.codes(m0, 0), x.scales(m0), x.code_sums(m0), x.scaled_sums(m0)});
-      break;
+      continue;
     }
-    int32_t* words = next;
-    auto* scales = reinterpret_cast<float*>(words + blocks * 8 * rows);
-    int32_t* code_sums = words + blocks * 9 * rows;
-    auto* scaled_sums = reinterpret_cast<float*>(words + blocks * 10 * rows);
-    next += blocks * 11 * rows;
+    const size_t first = static_cast<size_t>(m0) * blocks;  // fields before the group
+    int32_t* words = storage.words.data() + first * 8;
+    float* scales = storage.scales.data() + first;
+    int32_t* code_sums = storage.code_sums.data() + first;
+    float* scaled_sums = storage.scaled_sums.data() + first;
     for (int r = 0; r < rows; ++r) {
       for (int64_t b = 0; b < blocks; ++b) {
         for (int k = 0; k < 8; ++k) {
@@ -196,7 +205,7 @@ void RunStrips(const WeightMatrix& w, const Q8Activations& x, float* y, size_t y
                int64_t row_begin, int64_t row_end) {
   const WeightStrips& strips = *w.strips;
   constexpr int64_t kRows = WeightStrips::kRows;
-  thread_local std::vector<int32_t> storage;
+  thread_local GroupStorage storage;
   thread_local std::vector<RowGroup> groups;
   GroupRows(x, storage, groups);
   const int64_t last_strip = (row_end - 1) / kRows;
