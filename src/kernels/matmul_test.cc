@@ -499,8 +499,6 @@ TEST(Q8MatMulTest, EveryLevelEqualsScalarBitForBit) {
       const int64_t cols = 32 * blocks;
       RandomMatrix matrix(type, kRows, cols, rng);
       matrix.w.activations = ActivationPrecision::kQ8;
-      WeightMatrix prepared = matrix.w;
-      PrepareForKernels(prepared);
       const std::vector<float> x = RandomActivations(kMaxX * cols, rng);
       std::vector<float> expected(kMaxX * kRows);
       {
@@ -509,20 +507,19 @@ TEST(Q8MatMulTest, EveryLevelEqualsScalarBitForBit) {
       }
       for (SimdLevel level : SupportedLevels()) {
         SimdLevelGuard guard(level);
-        for (const WeightMatrix* w : {&matrix.w, &prepared}) {
+        for (const WeightMatrix& w : WithAndWithoutStrips(matrix.w)) {
           for (int num_x : {1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 17}) {
             std::vector<float> y(num_x * kRows);
-            MatMulRows(*w, x.data(), num_x, cols, y.data(), kRows, 0, kRows);
+            MatMulRows(w, x.data(), num_x, cols, y.data(), kRows, 0, kRows);
             ASSERT_EQ(0, std::memcmp(y.data(), expected.data(), y.size() * sizeof(float)))
-                << Label(level, type, cols, num_x) << (w->strips ? " strips" : "");
+                << Label(level, type, cols, num_x) << StripsLabel(w);
             // Rows 5 .. 36 alone: the same values, the other rows untouched.
             std::vector<float> part(num_x * kRows, -1.0f);
-            MatMulRows(*w, x.data(), num_x, cols, part.data(), kRows, 5, 37);
+            MatMulRows(w, x.data(), num_x, cols, part.data(), kRows, 5, 37);
             for (int i = 0; i < num_x * kRows; ++i) {
               const int r = i % kRows;
               ASSERT_EQ(r >= 5 && r < 37 ? expected[i] : -1.0f, part[i])
-                  << Label(level, type, cols, num_x) << (w->strips ? " strips" : "") << " row "
-                  << r;
+                  << Label(level, type, cols, num_x) << StripsLabel(w) << " row " << r;
             }
           }
         }
