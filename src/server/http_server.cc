@@ -20,6 +20,9 @@ using nlohmann::json;
 
 // How long a streaming handler waits for text before checking the client again.
 constexpr std::chrono::milliseconds kStreamPoll{100};
+// How long Shutdown waits for finished generations to reach clients that read
+// slowly (httplib's write timeout is 5 s per write).
+constexpr std::chrono::seconds kSendGrace{10};
 
 void SendJson(httplib::Response& response, int status, const json& body) {
   response.status = status;
@@ -86,7 +89,23 @@ bool HttpServer::Listen() { return http_->listen_after_bind(); }
 
 void HttpServer::Shutdown() {
   scheduler_.Drain();
+  {
+    std::unique_lock lock(responses_mutex_);
+    responses_done_.wait_for(lock, kSendGrace, [&] { return responses_in_flight_ == 0; });
+  }
   http_->stop();
+}
+
+std::shared_ptr<void> HttpServer::ResponseInFlight() {
+  std::lock_guard lock(responses_mutex_);
+  ++responses_in_flight_;
+  return std::shared_ptr<void>(nullptr, [this](void*) {
+    {
+      std::lock_guard lock(responses_mutex_);
+      --responses_in_flight_;
+    }
+    responses_done_.notify_all();
+  });
 }
 
 void HttpServer::AddRoutes() {
@@ -165,6 +184,8 @@ std::vector<TokenId> HttpServer::PromptTokens(const CompletionRequest& request) 
 
 void HttpServer::HandleGeneration(const httplib::Request& http_request,
                                   httplib::Response& response, Endpoint endpoint) {
+  // Taken before Submit, so that Shutdown cannot miss a response it accepted.
+  std::shared_ptr<void> in_flight = ResponseInFlight();
   auto job = std::make_shared<Job>();
   try {
     job->request = ParseCompletionRequest(http_request.body, endpoint, options_.limits);
@@ -210,7 +231,7 @@ void HttpServer::HandleGeneration(const httplib::Request& http_request,
           if (update.done()) sink.done();
           return true;
         },
-        [job](bool) { job->channel.Cancel(); });
+        [job, in_flight](bool) { job->channel.Cancel(); });
     return;
   }
 
@@ -236,7 +257,7 @@ void HttpServer::HandleGeneration(const httplib::Request& http_request,
       },
       // Runs when the response ends, normally or not: a cancelled sequence
       // stops at the next step and frees its KV pages.
-      [job](bool) { job->channel.Cancel(); });
+      [job, in_flight](bool) { job->channel.Cancel(); });
 }
 
 }  // namespace ri::server

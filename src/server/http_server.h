@@ -2,7 +2,9 @@
 // JSON and server-sent-event responses, and the built-in chat page.
 #pragma once
 
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "server/metrics.h"
@@ -40,7 +42,8 @@ class HttpServer {
   int Bind();
   // Serves until Shutdown; blocks. False when serving failed.
   bool Listen();
-  // Refuses new generations (503), lets the admitted ones finish, then stops Listen.
+  // Refuses new generations (503), lets the admitted ones finish and their
+  // responses be sent, then stops Listen.
   void Shutdown();
 
  private:
@@ -49,6 +52,13 @@ class HttpServer {
   void HandleGeneration(const httplib::Request& http_request, httplib::Response& response,
                         Endpoint endpoint);
   std::vector<TokenId> PromptTokens(const CompletionRequest& request) const;
+  // Held by a generation's response until it is destroyed (sent or abandoned):
+  // stopping httplib cuts the chunked responses still being written.
+  std::shared_ptr<void> ResponseInFlight();
+
+  std::mutex responses_mutex_;
+  std::condition_variable responses_done_;
+  int responses_in_flight_ = 0;
 
   EngineView engine_;
   ServerOptions options_;
