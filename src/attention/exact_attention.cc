@@ -25,6 +25,31 @@ void PrefetchRun(std::span<const PageRun> runs, size_t r, int head_dim, RowsOf r
   for (size_t offset = 0; offset < size; offset += 64) __builtin_prefetch(bytes + offset);
 }
 
+// The F16 keys (values) of a run's first position.
+auto keys_of(const KvPagePool& pool, int kv_head, int head_dim) {
+  return [&pool, kv_head, head_dim](const PageRun& run) {
+    return pool.keys(run.page, kv_head) + run.first * head_dim;
+  };
+}
+auto values_of(const KvPagePool& pool, int kv_head, int head_dim) {
+  return [&pool, kv_head, head_dim](const PageRun& run) {
+    return pool.values(run.page, kv_head) + run.first * head_dim;
+  };
+}
+
+// Calls use(run, rows, offset) for each run in order, with its F16 rows
+// (keys or values) and its first position's index among all runs' positions.
+template <class RowsOf, class Use>
+void ForEachRun(std::span<const PageRun> runs, int head_dim, RowsOf rows_of, Use use) {
+  for (size_t r = 0; r < kRunsAhead; ++r) PrefetchRun(runs, r, head_dim, rows_of);
+  int offset = 0;
+  for (size_t r = 0; r < runs.size(); ++r) {
+    PrefetchRun(runs, r + kRunsAhead, head_dim, rows_of);
+    use(runs[r], rows_of(runs[r]), offset);
+    offset += runs[r].count;
+  }
+}
+
 }  // namespace
 
 int RunPositions(std::span<const PageRun> runs) {
@@ -37,32 +62,68 @@ void AttendRuns(const KvPagePool& pool, int kv_head, std::span<const PageRun> ru
                 const float* queries, int num_queries, int head_dim, float scale, float* scores,
                 float* out, float* log_sum_exps) {
   const int total = RunPositions(runs);
-  const auto keys_of = [&](const PageRun& run) {
-    return pool.keys(run.page, kv_head) + run.first * head_dim;
-  };
-  const auto values_of = [&](const PageRun& run) {
-    return pool.values(run.page, kv_head) + run.first * head_dim;
-  };
-  for (size_t r = 0; r < kRunsAhead; ++r) PrefetchRun(runs, r, head_dim, keys_of);
-  int offset = 0;
-  for (size_t r = 0; r < runs.size(); ++r) {
-    const PageRun& run = runs[r];
-    PrefetchRun(runs, r + kRunsAhead, head_dim, keys_of);
-    ScoreKeysF16(queries, num_queries, keys_of(run), run.count, head_dim, scale, scores + offset,
-                 total);
-    offset += run.count;
-  }
+  ForEachRun(runs, head_dim, keys_of(pool, kv_head, head_dim),
+             [&](const PageRun& run, const uint16_t* keys, int offset) {
+               ScoreKeysF16(queries, num_queries, keys, run.count, head_dim, scale,
+                            scores + offset, total);
+             });
   SoftmaxRows(scores, num_queries, total, total, log_sum_exps);
   std::fill(out, out + static_cast<size_t>(num_queries) * head_dim, 0.0f);
-  for (size_t r = 0; r < kRunsAhead; ++r) PrefetchRun(runs, r, head_dim, values_of);
-  offset = 0;
-  for (size_t r = 0; r < runs.size(); ++r) {
-    const PageRun& run = runs[r];
-    PrefetchRun(runs, r + kRunsAhead, head_dim, values_of);
-    AccumulateValuesF16(scores + offset, total, num_queries, values_of(run), run.count, head_dim,
-                        out);
-    offset += run.count;
+  ForEachRun(runs, head_dim, values_of(pool, kv_head, head_dim),
+             [&](const PageRun& run, const uint16_t* values, int offset) {
+               AccumulateValuesF16(scores + offset, total, num_queries, values, run.count,
+                                   head_dim, out);
+             });
+}
+
+void AttendPrefixTile(const KvPagePool& pool, int kv_head, std::span<const PageRun> runs,
+                      const float* queries, size_t query_row_stride, std::span<const int> visible,
+                      int group, int head_dim, float scale, TileScratch& scratch, float* out,
+                      float* log_sum_exps) {
+  const int rows = static_cast<int>(visible.size());
+  const int num_queries = rows * group;
+  const size_t total = RunPositions(runs);
+  const size_t group_width = static_cast<size_t>(group) * head_dim;
+  scratch.queries.resize(num_queries * static_cast<size_t>(head_dim));
+  for (int k = 0; k < rows; ++k) {
+    std::copy_n(queries + k * query_row_stride, group_width,
+                scratch.queries.data() + k * group_width);
   }
+  scratch.scores.resize(num_queries * total);
+  float* scores = scratch.scores.data();
+  // Every query scores every position of the tile (those past a row's own
+  // are a few at most); the softmax then covers only what the row sees.
+  ForEachRun(runs, head_dim, keys_of(pool, kv_head, head_dim),
+             [&](const PageRun& run, const uint16_t* keys, int offset) {
+               ScoreKeysF16(scratch.queries.data(), num_queries, keys, run.count, head_dim, scale,
+                            scores + offset, total);
+             });
+  for (int q = 0; q < num_queries; ++q) {
+    const int seen = visible[q / group];
+    float* row = scores + q * total;
+    SoftmaxRows(row, 1, seen, total, log_sum_exps + q);
+    std::fill(row + seen, row + total, 0.0f);
+  }
+  std::fill(out, out + static_cast<size_t>(num_queries) * head_dim, 0.0f);
+  ForEachRun(runs, head_dim, values_of(pool, kv_head, head_dim),
+             [&](const PageRun& run, const uint16_t* values, int offset) {
+               AccumulateValuesF16(scores + offset, total, num_queries, values, run.count,
+                                   head_dim, out);
+             });
+}
+
+bool RunsExtend(std::span<const PageRun> shorter, std::span<const PageRun> longer) {
+  if (shorter.empty()) return true;
+  if (longer.size() < shorter.size()) return false;
+  const size_t last = shorter.size() - 1;
+  for (size_t j = 0; j < last; ++j) {
+    if (shorter[j].page != longer[j].page || shorter[j].first != longer[j].first ||
+        shorter[j].count != longer[j].count) {
+      return false;
+    }
+  }
+  return shorter[last].page == longer[last].page && shorter[last].first == longer[last].first &&
+         shorter[last].count <= longer[last].count;
 }
 
 void MergeAttention(float* out_a, float* lse_a, const float* out_b, float lse_b, int head_dim) {

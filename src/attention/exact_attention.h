@@ -27,6 +27,29 @@ void AttendRuns(const KvPagePool& pool, int kv_head, std::span<const PageRun> ru
                 const float* queries, int num_queries, int head_dim, float scale, float* scores,
                 float* out, float* log_sum_exps);
 
+// Buffers of AttendPrefixTile, reused across calls.
+struct TileScratch {
+  std::vector<float> queries;  // the tile's queries, contiguous
+  std::vector<float> scores;   // queries x positions; the probabilities on return
+};
+
+// Exact attention of a tile of one or more rows whose selections are
+// prefixes of `runs` (prompt rows under the causal mask): row k sees the
+// first visible[k] positions, through the `group` query heads that share
+// `kv_head` (row k's queries at queries + k * query_row_stride, head after
+// head); each key and value is loaded once for the whole tile. Query
+// q = k * group + g writes out[q * head_dim ...] and log_sum_exps[q]
+// (-infinity if it sees nothing); on return scratch.scores holds its
+// probabilities at [q * RunPositions(runs) + i]. The results are bit for bit
+// those of AttendRuns over each row's own positions.
+void AttendPrefixTile(const KvPagePool& pool, int kv_head, std::span<const PageRun> runs,
+                      const float* queries, size_t query_row_stride, std::span<const int> visible,
+                      int group, int head_dim, float scale, TileScratch& scratch, float* out,
+                      float* log_sum_exps);
+
+// Whether the positions of `longer` begin with all those of `shorter`.
+bool RunsExtend(std::span<const PageRun> shorter, std::span<const PageRun> longer);
+
 // Positions covered by runs.
 int RunPositions(std::span<const PageRun> runs);
 

@@ -32,27 +32,44 @@ void SelectiveAttention::Attend(const LayerAttention& call, SequenceKvCache& cac
     }
   });
 
-  // Work items: (row, kv head, slice of its runs). Long selections are split
-  // into slices of about kSlicePositions whose partial results are merged by
-  // log-sum-exp, so a single decode row keeps every thread busy. Slices
-  // depend only on the runs, never on the thread count.
+  // Work items: (tile of rows, kv head, slice of the runs). Consecutive
+  // prompt rows whose selections nest (the causal mask) form tiles of up to
+  // kTileRows rows computed together (each key and value loaded once for
+  // all their queries); every other row is a tile of its own. Long selections are split into
+  // slices of about kSlicePositions whose partial results are merged by
+  // log-sum-exp, so that a single decode row keeps every thread busy. Tiles
+  // and slices depend only on the rows and runs, never on the thread count.
   struct Slice {
-    int row, kv_head, run_begin, run_end, position_offset, count;
+    int first_row, rows, kv_head, run_begin, run_end, position_offset, count;
+    size_t first_query;  // of its partial results
   };
   std::vector<Slice> slices;
-  for (int row = 0; row < rows; ++row) {
-    for (int kv_head = 0; kv_head < call.num_kv_heads; ++kv_head) {
-      const std::vector<PageRun>& selected = runs(row, kv_head);
+  size_t partial_queries = 0;
+  for (int kv_head = 0; kv_head < call.num_kv_heads; ++kv_head) {
+    for (int first_row = 0; first_row < rows;) {
+      int end_row = first_row + 1;
+      if (call.roles[first_row] == RowRole::kPrefill) {
+        while (end_row < rows && end_row - first_row < kTileRows &&
+               call.roles[end_row] == RowRole::kPrefill &&
+               RunsExtend(runs(end_row - 1, kv_head), runs(end_row, kv_head))) {
+          ++end_row;
+        }
+      }
+      const int tile_rows = end_row - first_row;
+      const std::vector<PageRun>& selected = runs(end_row - 1, kv_head);
       int begin = 0, offset = 0, count = 0;
       for (int r = 0; r < static_cast<int>(selected.size()); ++r) {
         count += selected[r].count;
         if (count >= kSlicePositions || r + 1 == static_cast<int>(selected.size())) {
-          slices.push_back({row, kv_head, begin, r + 1, offset, count});
+          slices.push_back({first_row, tile_rows, kv_head, begin, r + 1, offset, count,
+                            partial_queries});
+          partial_queries += static_cast<size_t>(tile_rows) * group;
           begin = r + 1;
           offset += count;
           count = 0;
         }
       }
+      first_row = end_row;
     }
   }
   const bool keep = keeps_weights();
@@ -65,60 +82,84 @@ void SelectiveAttention::Attend(const LayerAttention& call, SequenceKvCache& cac
       }
     }
   }
-  const size_t group_width = static_cast<size_t>(group) * call.head_dim;
-  partial_outputs_.resize(slices.size() * group_width);
-  partial_lse_.resize(slices.size() * group);
+  // The positions of the slice that a row of its tile sees.
+  const auto visible_in = [&](const Slice& slice, int row) {
+    const int seen = RunPositions(runs(row, slice.kv_head)) - slice.position_offset;
+    return std::clamp(seen, 0, slice.count);
+  };
+  const auto first_head = [&](int row, int kv_head) {
+    return static_cast<size_t>(row) * call.num_heads + kv_head * group;
+  };
+  const int head_dim = call.head_dim;
+  partial_outputs_.resize(partial_queries * head_dim);
+  partial_lse_.resize(partial_queries);
   const KvPagePool& pages = cache.pool();
   pool.ParallelFor(slices.size(), [&](size_t begin, size_t end) {
-    std::vector<float> scores;
+    TileScratch tile;
+    std::vector<int> visible;
     for (size_t s = begin; s < end; ++s) {
       const Slice& slice = slices[s];
       const std::span<const PageRun> selected =
-          std::span(runs(slice.row, slice.kv_head)).subspan(slice.run_begin,
-                                                            slice.run_end - slice.run_begin);
-      const int count = slice.count;
-      scores.resize(static_cast<size_t>(count) * group);
-      const size_t first_head = static_cast<size_t>(slice.row) * call.num_heads + slice.kv_head * group;
-      AttendRuns(pages, slice.kv_head, selected, call.queries + first_head * call.head_dim, group,
-                 call.head_dim, call.scale, scores.data(), partial_outputs_.data() + s * group_width,
-                 partial_lse_.data() + s * group);
+          std::span(runs(slice.first_row + slice.rows - 1, slice.kv_head))
+              .subspan(slice.run_begin, slice.run_end - slice.run_begin);
+      const float* queries = call.queries + first_head(slice.first_row, slice.kv_head) * head_dim;
+      float* out = partial_outputs_.data() + slice.first_query * head_dim;
+      float* lse = partial_lse_.data() + slice.first_query;
+      visible.resize(slice.rows);
+      for (int k = 0; k < slice.rows; ++k) visible[k] = visible_in(slice, slice.first_row + k);
+      AttendPrefixTile(pages, slice.kv_head, selected, queries,
+                       static_cast<size_t>(call.num_heads) * head_dim, visible, group, head_dim,
+                       call.scale, tile, out, lse);
       if (!keep) continue;
-      for (int q = 0; q < group; ++q) {
-        std::vector<float>& w = weights_[first_head + q];
-        std::copy_n(scores.data() + static_cast<size_t>(q) * count, count,
-                    w.data() + slice.position_offset);
+      for (int k = 0; k < slice.rows; ++k) {
+        for (int g = 0; g < group; ++g) {
+          std::copy_n(tile.scores.data() + static_cast<size_t>(k * group + g) * slice.count,
+                      visible[k],
+                      weights_[first_head(slice.first_row + k, slice.kv_head) + g].data() +
+                          slice.position_offset);
+        }
       }
     }
   }, 1);
 
-  // Merge the slices of each (row, kv head) in order; slice weights are
-  // rescaled from their own softmax to the whole one.
+  // Merge the slices of each (tile, kv head) in order, row by row; slice
+  // weights are rescaled from their own softmax to the whole one.
+  std::vector<float> merged_lse;
   for (size_t s = 0; s < slices.size();) {
     size_t end = s + 1;
-    while (end < slices.size() && slices[end].row == slices[s].row &&
+    while (end < slices.size() && slices[end].first_row == slices[s].first_row &&
            slices[end].kv_head == slices[s].kv_head) {
       ++end;
     }
-    float* out = partial_outputs_.data() + s * group_width;
-    float* lse = partial_lse_.data() + s * group;
-    for (size_t t = s + 1; t < end; ++t) {
-      for (int q = 0; q < group; ++q) {
-        MergeAttention(out + q * call.head_dim, lse + q,
-                       partial_outputs_.data() + t * group_width + q * call.head_dim,
-                       partial_lse_[t * group + q], call.head_dim);
+    for (int k = 0; k < slices[s].rows; ++k) {
+      const size_t tile_query = static_cast<size_t>(k) * group;
+      const int row = slices[s].first_row + k;
+      const size_t head = first_head(row, slices[s].kv_head);
+      // Merged into the call's outputs; every slice keeps its own lse for
+      // the rescaling below.
+      float* out = call.outputs + head * head_dim;
+      const size_t first = slices[s].first_query + tile_query;
+      std::copy_n(partial_outputs_.data() + first * head_dim, group * head_dim, out);
+      merged_lse.assign(partial_lse_.begin() + first, partial_lse_.begin() + first + group);
+      for (size_t t = s + 1; t < end; ++t) {
+        for (int g = 0; g < group; ++g) {
+          const size_t other = slices[t].first_query + tile_query + g;
+          MergeAttention(out + g * head_dim, &merged_lse[g],
+                         partial_outputs_.data() + other * head_dim, partial_lse_[other],
+                         head_dim);
+        }
       }
-    }
-    const size_t first_head =
-        static_cast<size_t>(slices[s].row) * call.num_heads + slices[s].kv_head * group;
-    std::copy_n(out, group_width, call.outputs + first_head * call.head_dim);
-    if (call.log_sum_exps != nullptr) std::copy_n(lse, group, call.log_sum_exps + first_head);
-    if (keep && end - s > 1) {
+      if (call.log_sum_exps != nullptr) {
+        std::copy_n(merged_lse.data(), group, call.log_sum_exps + head);
+      }
+      if (!keep || end - s == 1) continue;
       for (size_t t = s; t < end; ++t) {
-        const int count = slices[t].count;
-        for (int q = 0; q < group; ++q) {
-          const float rescale = std::exp(partial_lse_[t * group + q] - lse[q]);
-          float* w = weights_[first_head + q].data() + slices[t].position_offset;
-          for (int i = 0; i < count; ++i) w[i] *= rescale;
+        const int seen = visible_in(slices[t], row);
+        for (int g = 0; g < group; ++g) {
+          const float rescale =
+              std::exp(partial_lse_[slices[t].first_query + tile_query + g] - merged_lse[g]);
+          float* w = weights_[head + g].data() + slices[t].position_offset;
+          for (int i = 0; i < seen; ++i) w[i] *= rescale;
         }
       }
     }

@@ -49,13 +49,15 @@ class SelectiveAttention : public AttentionPolicy {
 
   // Positions per work item when a long selection is split across threads.
   static constexpr int kSlicePositions = 512;
+  // Prompt rows attended together (16 x the heads per kv head query lanes).
+  static constexpr int kTileRows = 16;
 
   int num_heads_ = 0;
   int num_kv_heads_ = 0;
   std::vector<std::vector<PageRun>> runs_;    // [row * num_kv_heads + kv_head]
   std::vector<std::vector<float>> weights_;   // [row * num_heads + head]
-  std::vector<float> partial_outputs_;        // per slice: group x head_dim
-  std::vector<float> partial_lse_;            // per slice: group
+  std::vector<float> partial_outputs_;        // per slice: its rows x group x head_dim
+  std::vector<float> partial_lse_;            // per slice: its rows x group
 };
 
 // Writes every row's K/V into the cache in row order.

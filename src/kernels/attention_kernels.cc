@@ -178,16 +178,31 @@ RI_AVX512 void ScoreKeysAvx512(const float* queries, const uint16_t* keys, int c
                                _mm_set1_ps(scale)));
     }
   }
-  for (; i < count; ++i) {
+  if (i == count) return;
+  // The last one to three keys go through the same reduction as a group of
+  // four (missing keys as zero sums), so that a key's score does not depend
+  // on where it falls in the run.
+  const int rest = count - i;
+  __m512 acc[kQueries][4];
 #pragma GCC unroll 16
-    for (int q = 0; q < kQueries; ++q) {
-      __m512 acc = _mm512_setzero_ps();
-      for (int d = 0; d < dim; d += 16) {
-        acc = _mm512_fmadd_ps(_mm512_loadu_ps(queries + q * dim + d),
-                              LoadHalf16(keys + static_cast<size_t>(i) * dim + d), acc);
+  for (int q = 0; q < kQueries; ++q) {
+#pragma GCC unroll 16
+    for (int k = 0; k < 4; ++k) acc[q][k] = _mm512_setzero_ps();
+  }
+  for (int d = 0; d < dim; d += 16) {
+    for (int k = 0; k < rest; ++k) {
+      const __m512 key = LoadHalf16(keys + static_cast<size_t>(i + k) * dim + d);
+#pragma GCC unroll 16
+      for (int q = 0; q < kQueries; ++q) {
+        acc[q][k] = _mm512_fmadd_ps(_mm512_loadu_ps(queries + q * dim + d), key, acc[q][k]);
       }
-      scores[q * score_stride + i] = _mm512_reduce_add_ps(acc) * scale;
     }
+  }
+#pragma GCC unroll 16
+  for (int q = 0; q < kQueries; ++q) {
+    _mm_mask_storeu_ps(scores + q * score_stride + i, static_cast<__mmask8>((1u << rest) - 1),
+                       _mm_mul_ps(ReduceFour(acc[q][0], acc[q][1], acc[q][2], acc[q][3]),
+                                  _mm_set1_ps(scale)));
   }
 }
 
@@ -223,11 +238,17 @@ RI_AVX512 void AccumulateBlockAvx512(const float* weights, size_t weight_stride,
 template <int kChunks>
 RI_AVX512 void AccumulateChunksAvx512(const float* weights, size_t weight_stride, int num_queries,
                                       const uint16_t* values, int count, int dim, float* out) {
-  constexpr int kBlock = kChunks <= 4 ? 3 : 1;
   int q = 0;
-  for (; q + kBlock <= num_queries; q += kBlock) {
-    AccumulateBlockAvx512<kChunks, kBlock>(weights + q * weight_stride, weight_stride, values,
-                                           count, dim, out + q * dim);
+  if constexpr (kChunks <= 4) {
+    // Six queries (two prompt rows of a three-head group) or three at a time.
+    for (; q + 6 <= num_queries; q += 6) {
+      AccumulateBlockAvx512<kChunks, 6>(weights + q * weight_stride, weight_stride, values, count,
+                                        dim, out + q * dim);
+    }
+    for (; q + 3 <= num_queries; q += 3) {
+      AccumulateBlockAvx512<kChunks, 3>(weights + q * weight_stride, weight_stride, values, count,
+                                        dim, out + q * dim);
+    }
   }
   for (; q < num_queries; ++q) {
     AccumulateBlockAvx512<kChunks, 1>(weights + q * weight_stride, weight_stride, values, count,
@@ -371,6 +392,10 @@ void ScoreKeysF16(const float* queries, int num_queries, const uint16_t* keys, i
   const SimdLevel level = ActiveSimdLevel();
   if (level == SimdLevel::kAvx512 && dim % 16 == 0) {
     int q = 0;
+    for (; q + 6 <= num_queries; q += 6) {
+      ScoreKeysAvx512<6>(queries + q * dim, keys, count, dim, scale, scores + q * score_stride,
+                         score_stride);
+    }
     for (; q + 3 <= num_queries; q += 3) {
       ScoreKeysAvx512<3>(queries + q * dim, keys, count, dim, scale, scores + q * score_stride,
                          score_stride);

@@ -79,6 +79,40 @@ TEST_P(AttentionKernelsTest, AccumulationMatchesBruteForce) {
   }
 }
 
+// A prompt tile scores its keys and accumulates its values with more queries
+// and longer runs than a decode row sees; each (query, key) pair must still
+// get the bits it gets alone.
+TEST_P(AttentionKernelsTest, ResultsDoNotDependOnOtherQueriesOrKeys) {
+  for (int dim : {64, 128, 40}) {
+    constexpr int kQueries = 13, kKeys = 16;
+    std::vector<float> q(kQueries * dim);
+    for (float& x : q) x = normal_(rng_);
+    const std::vector<uint16_t> keys = RandomHalves(static_cast<size_t>(kKeys) * dim, rng_);
+    std::vector<float> all(kQueries * kKeys);
+    ScoreKeysF16(q.data(), kQueries, keys.data(), kKeys, dim, 0.125f, all.data(), kKeys);
+    for (int a = 0; a < kQueries; ++a) {
+      for (int count = 1; count <= kKeys; ++count) {
+        std::vector<float> alone(count);
+        ScoreKeysF16(q.data() + a * dim, 1, keys.data(), count, dim, 0.125f, alone.data(), count);
+        for (int i = 0; i < count; ++i) {
+          ASSERT_EQ(alone[i], all[a * kKeys + i])
+              << "dim " << dim << " query " << a << " count " << count;
+        }
+      }
+    }
+
+    std::vector<float> weights(kQueries * kKeys), out(kQueries * dim, 0.0f);
+    for (float& w : weights) w = std::fabs(normal_(rng_));
+    AccumulateValuesF16(weights.data(), kKeys, kQueries, keys.data(), kKeys, dim, out.data());
+    for (int a = 0; a < kQueries; ++a) {
+      std::vector<float> alone(dim, 0.0f);
+      AccumulateValuesF16(weights.data() + a * kKeys, kKeys, 1, keys.data(), kKeys, dim,
+                          alone.data());
+      for (int d = 0; d < dim; ++d) ASSERT_EQ(alone[d], out[a * dim + d]) << "dim " << dim;
+    }
+  }
+}
+
 TEST_P(AttentionKernelsTest, SoftmaxMatchesBruteForce) {
   for (int count : {1, 2, 15, 16, 17, 100, 513}) {
     const int rows = 3;
