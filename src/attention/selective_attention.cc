@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
 #include "kv/paged_kv_cache.h"
 #include "util/thread_pool.h"
@@ -25,12 +26,17 @@ void SelectiveAttention::Attend(const LayerAttention& call, SequenceKvCache& cac
   num_kv_heads_ = call.num_kv_heads;
   const int group = call.num_heads / call.num_kv_heads;
   runs_.resize(static_cast<size_t>(rows) * call.num_kv_heads);
+  selected_positions_.resize(runs_.size());
   pool.ParallelFor(runs_.size(), [&](size_t begin, size_t end) {
     for (size_t item = begin; item < end; ++item) {
       SelectRuns(call, cache, static_cast<int>(item / call.num_kv_heads),
                  static_cast<int>(item % call.num_kv_heads), runs_[item]);
+      selected_positions_[item] = RunPositions(runs_[item]);
     }
   });
+  const auto positions_of = [&](int row, int kv_head) {
+    return selected_positions_[static_cast<size_t>(row) * call.num_kv_heads + kv_head];
+  };
 
   // Work items: (tile of rows, kv head, slice of the runs). Consecutive
   // prompt rows whose selections nest (the causal mask) form tiles of up to
@@ -78,13 +84,13 @@ void SelectiveAttention::Attend(const LayerAttention& call, SequenceKvCache& cac
     for (int row = 0; row < rows; ++row) {
       for (int head = 0; head < call.num_heads; ++head) {
         weights_[static_cast<size_t>(row) * call.num_heads + head].resize(
-            RunPositions(runs(row, head / group)));
+            positions_of(row, head / group));
       }
     }
   }
   // The positions of the slice that a row of its tile sees.
   const auto visible_in = [&](const Slice& slice, int row) {
-    const int seen = RunPositions(runs(row, slice.kv_head)) - slice.position_offset;
+    const int seen = positions_of(row, slice.kv_head) - slice.position_offset;
     return std::clamp(seen, 0, slice.count);
   };
   const auto first_head = [&](int row, int kv_head) {
@@ -123,48 +129,56 @@ void SelectiveAttention::Attend(const LayerAttention& call, SequenceKvCache& cac
   }, 1);
 
   // Merge the slices of each (tile, kv head) in order, row by row; slice
-  // weights are rescaled from their own softmax to the whole one.
-  std::vector<float> merged_lse;
+  // weights are rescaled from their own softmax to the whole one. Tiles
+  // write disjoint outputs and weights: they merge in parallel.
+  std::vector<std::pair<size_t, size_t>> tiles;  // [first slice, end)
   for (size_t s = 0; s < slices.size();) {
     size_t end = s + 1;
     while (end < slices.size() && slices[end].first_row == slices[s].first_row &&
            slices[end].kv_head == slices[s].kv_head) {
       ++end;
     }
-    for (int k = 0; k < slices[s].rows; ++k) {
-      const size_t tile_query = static_cast<size_t>(k) * group;
-      const int row = slices[s].first_row + k;
-      const size_t head = first_head(row, slices[s].kv_head);
-      // Merged into the call's outputs; every slice keeps its own lse for
-      // the rescaling below.
-      float* out = call.outputs + head * head_dim;
-      const size_t first = slices[s].first_query + tile_query;
-      std::copy_n(partial_outputs_.data() + first * head_dim, group * head_dim, out);
-      merged_lse.assign(partial_lse_.begin() + first, partial_lse_.begin() + first + group);
-      for (size_t t = s + 1; t < end; ++t) {
-        for (int g = 0; g < group; ++g) {
-          const size_t other = slices[t].first_query + tile_query + g;
-          MergeAttention(out + g * head_dim, &merged_lse[g],
-                         partial_outputs_.data() + other * head_dim, partial_lse_[other],
-                         head_dim);
+    tiles.emplace_back(s, end);
+    s = end;
+  }
+  pool.ParallelFor(tiles.size(), [&](size_t begin, size_t end_tile) {
+    std::vector<float> merged_lse;
+    for (size_t tile = begin; tile < end_tile; ++tile) {
+      const auto [s, end] = tiles[tile];
+      for (int k = 0; k < slices[s].rows; ++k) {
+        const size_t tile_query = static_cast<size_t>(k) * group;
+        const int row = slices[s].first_row + k;
+        const size_t head = first_head(row, slices[s].kv_head);
+        // Merged into the call's outputs; every slice keeps its own lse for
+        // the rescaling below.
+        float* out = call.outputs + head * head_dim;
+        const size_t first = slices[s].first_query + tile_query;
+        std::copy_n(partial_outputs_.data() + first * head_dim, group * head_dim, out);
+        merged_lse.assign(partial_lse_.begin() + first, partial_lse_.begin() + first + group);
+        for (size_t t = s + 1; t < end; ++t) {
+          for (int g = 0; g < group; ++g) {
+            const size_t other = slices[t].first_query + tile_query + g;
+            MergeAttention(out + g * head_dim, &merged_lse[g],
+                           partial_outputs_.data() + other * head_dim, partial_lse_[other],
+                           head_dim);
+          }
         }
-      }
-      if (call.log_sum_exps != nullptr) {
-        std::copy_n(merged_lse.data(), group, call.log_sum_exps + head);
-      }
-      if (!keep || end - s == 1) continue;
-      for (size_t t = s; t < end; ++t) {
-        const int seen = visible_in(slices[t], row);
-        for (int g = 0; g < group; ++g) {
-          const float rescale =
-              std::exp(partial_lse_[slices[t].first_query + tile_query + g] - merged_lse[g]);
-          float* w = weights_[head + g].data() + slices[t].position_offset;
-          for (int i = 0; i < seen; ++i) w[i] *= rescale;
+        if (call.log_sum_exps != nullptr) {
+          std::copy_n(merged_lse.data(), group, call.log_sum_exps + head);
+        }
+        if (!keep || end - s == 1) continue;
+        for (size_t t = s; t < end; ++t) {
+          const int seen = visible_in(slices[t], row);
+          for (int g = 0; g < group; ++g) {
+            const float rescale =
+                std::exp(partial_lse_[slices[t].first_query + tile_query + g] - merged_lse[g]);
+            float* w = weights_[head + g].data() + slices[t].position_offset;
+            for (int i = 0; i < seen; ++i) w[i] *= rescale;
+          }
         }
       }
     }
-    s = end;
-  }
+  });
   CountReads(call, cache);
   AfterAttend(call, cache);
 }

@@ -55,6 +55,7 @@ class SelectiveAttention : public AttentionPolicy {
   int num_heads_ = 0;
   int num_kv_heads_ = 0;
   std::vector<std::vector<PageRun>> runs_;    // [row * num_kv_heads + kv_head]
+  std::vector<int> selected_positions_;       // positions in each of runs_
   std::vector<std::vector<float>> weights_;   // [row * num_heads + head]
   std::vector<float> partial_outputs_;        // per slice: its rows x group x head_dim
   std::vector<float> partial_lse_;            // per slice: its rows x group

@@ -205,9 +205,14 @@ void RunStrips(const WeightMatrix& w, const Q8Activations& x, float* y, size_t y
                int64_t row_begin, int64_t row_end) {
   const WeightStrips& strips = *w.strips;
   constexpr int64_t kRows = WeightStrips::kRows;
+  // Matrices that share their input (q, k, v; gate, up) share the layout.
   thread_local GroupStorage storage;
   thread_local std::vector<RowGroup> groups;
-  GroupRows(x, storage, groups);
+  thread_local uint64_t grouped_version = 0;
+  if (grouped_version != x.version()) {
+    GroupRows(x, storage, groups);
+    grouped_version = x.version();
+  }
   const int64_t last_strip = (row_end - 1) / kRows;
   for (int64_t chunk = row_begin / kRows; chunk <= last_strip;
        chunk += WeightStrips::kChunkStrips) {

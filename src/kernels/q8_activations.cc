@@ -7,6 +7,7 @@
 
 #include <immintrin.h>
 
+#include <atomic>
 #include <cstring>
 
 #include "kernels/cpu_features.h"
@@ -83,6 +84,8 @@ void Q8Activations::Quantize(const float* x, int num_rows, size_t stride, int64_
   if (cols % 32 != 0 || num_rows < 0) {
     Fail("Q8 activations: {} rows of {} values are not whole blocks of 32", num_rows, cols);
   }
+  static std::atomic<uint64_t> last_version{0};
+  version_ = ++last_version;
   num_rows_ = num_rows;
   num_blocks_ = cols / 32;
   const size_t blocks = static_cast<size_t>(num_rows) * num_blocks_;

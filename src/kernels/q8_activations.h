@@ -21,6 +21,9 @@ class Q8Activations {
   void Quantize(const float* x, int num_rows, size_t stride, int64_t cols);
 
   int num_rows() const { return num_rows_; }
+  // Unique to each Quantize call (0 before the first): kernels that lay the
+  // rows out anew can tell whether their copy is still current.
+  uint64_t version() const { return version_; }
   int64_t num_blocks() const { return num_blocks_; }
 
   // The 32 codes of block `block` of row `row` (32-byte aligned).
@@ -40,6 +43,7 @@ class Q8Activations {
   }
   int num_rows_ = 0;
   int64_t num_blocks_ = 0;
+  uint64_t version_ = 0;
   std::vector<int8_t> storage_;  // codes_ points 64-byte aligned into it
   int8_t* codes_ = nullptr;
   std::vector<float> scales_;
