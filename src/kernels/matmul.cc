@@ -190,7 +190,7 @@ void MatMulSameInput(std::initializer_list<const WeightMatrix*> ws, const float*
   }
   if (num_x == 0 || units == 0) return;
   Q8Activations& quantized = CallQuantizedActivations();
-  if (any_q8) quantized.Quantize(x, num_x, ws.begin()[0]->cols, ws.begin()[0]->cols);
+  if (any_q8) quantized.Quantize(x, num_x, ws.begin()[0]->cols, ws.begin()[0]->cols, &pool);
   pool.ParallelFor(units, [&](size_t begin, size_t end) {
     for (size_t p = 0; p < parts.size(); ++p) {
       const auto& [w, out] = parts[p];

@@ -12,6 +12,7 @@
 
 #include "kernels/cpu_features.h"
 #include "util/error.h"
+#include "util/thread_pool.h"
 
 namespace ri {
 
@@ -80,7 +81,8 @@ int8_t* AlignedBytes(std::vector<int8_t>& storage, size_t bytes) {
 
 }  // namespace
 
-void Q8Activations::Quantize(const float* x, int num_rows, size_t stride, int64_t cols) {
+void Q8Activations::Quantize(const float* x, int num_rows, size_t stride, int64_t cols,
+                             ThreadPool* pool) {
   if (cols % 32 != 0 || num_rows < 0) {
     Fail("Q8 activations: {} rows of {} values are not whole blocks of 32", num_rows, cols);
   }
@@ -95,13 +97,17 @@ void Q8Activations::Quantize(const float* x, int num_rows, size_t stride, int64_
   scaled_sums_.resize(blocks);
   const auto quantize_block =
       ActiveSimdLevel() == SimdLevel::kAvx512 ? QuantizeBlockAvx512 : QuantizeBlock;
-  for (int row = 0; row < num_rows; ++row) {
-    for (int64_t b = 0; b < num_blocks_; ++b) {
-      const size_t i = Index(row, b);
-      quantize_block(x + row * stride + b * 32, codes_ + i * 32, &scales_[i], &code_sums_[i]);
-      scaled_sums_[i] = scales_[i] * static_cast<float>(code_sums_[i]);
+  const auto quantize_rows = [&](size_t begin, size_t end) {
+    for (size_t row = begin; row < end; ++row) {
+      for (int64_t b = 0; b < num_blocks_; ++b) {
+        const size_t i = Index(static_cast<int>(row), b);
+        quantize_block(x + row * stride + b * 32, codes_ + i * 32, &scales_[i], &code_sums_[i]);
+        scaled_sums_[i] = scales_[i] * static_cast<float>(code_sums_[i]);
+      }
     }
-  }
+  };
+  if (pool == nullptr) return quantize_rows(0, num_rows);
+  pool->ParallelFor(num_rows, quantize_rows, kRowsPerTask);
 }
 
 }  // namespace ri

@@ -14,11 +14,15 @@
 
 namespace ri {
 
+class ThreadPool;
+
 class Q8Activations {
  public:
   // Quantizes `num_rows` rows of `cols` floats (a multiple of 32), `stride`
-  // floats apart. Reuses the storage of earlier calls.
-  void Quantize(const float* x, int num_rows, size_t stride, int64_t cols);
+  // floats apart, on `pool`'s threads if given. Reuses the storage of
+  // earlier calls.
+  void Quantize(const float* x, int num_rows, size_t stride, int64_t cols,
+                ThreadPool* pool = nullptr);
 
   int num_rows() const { return num_rows_; }
   // Unique to each Quantize call (0 before the first): kernels that lay the
@@ -38,6 +42,10 @@ class Q8Activations {
   const float* scaled_sums(int row) const { return &scaled_sums_[Index(row, 0)]; }
 
  private:
+  // Rows a thread quantizes at a time: a prompt's rows split, a decode
+  // step's few stay on the calling thread.
+  static constexpr size_t kRowsPerTask = 16;
+
   size_t Index(int row, int64_t block) const {
     return static_cast<size_t>(row) * num_blocks_ + block;
   }

@@ -15,9 +15,32 @@ namespace {
 // Gate values per SwiGLU work item (a decode row's 1536 go to both threads;
 // with the vectorized exp that measured the same as one thread).
 constexpr size_t kSwiGluGrain = 512;
+// Rows per work item of the per-row steps (norms, RoPE, residual adds): a
+// prompt's rows split across threads, a decode step's stay on one.
+constexpr size_t kRowGrain = 16;
+
+// Calls step(r) for every row r < num_rows, on the pool's threads.
+template <class Step>
+void ForEachRow(ThreadPool& pool, int num_rows, Step step) {
+  pool.ParallelFor(
+      num_rows,
+      [&](size_t begin, size_t end) {
+        for (size_t r = begin; r < end; ++r) step(static_cast<int>(r));
+      },
+      kRowGrain);
+}
 
 std::unique_ptr<gguf::File> OpenFile(const std::string& path) {
   return std::make_unique<gguf::File>(gguf::File::Open(path));
+}
+
+// to[r * width + i] += from[r * width + i] for num_rows rows.
+void AddRows(ThreadPool& pool, int num_rows, int width, const float* from, float* to) {
+  ForEachRow(pool, num_rows, [&](int r) {
+    for (size_t i = static_cast<size_t>(r) * width; i < static_cast<size_t>(r + 1) * width; ++i) {
+      to[i] += from[i];
+    }
+  });
 }
 
 void AddBias(float* rows, const std::vector<float>& bias, int num_rows) {
@@ -155,10 +178,10 @@ void Model::Attention(int layer, std::span<const ForwardRow> rows,
   const LayerWeights& w = weights_.layers[layer];
   const int n = static_cast<int>(rows.size());
   const int hidden = c.hidden_size;
-  for (int r = 0; r < n; ++r) {
+  ForEachRow(pool, n, [&](int r) {
     RmsNorm(residual + r * hidden, w.attention_norm.data(), hidden, c.rms_norm_eps,
             a.normed.data() + r * hidden);
-  }
+  });
   MatMulSameInput({&w.query, &w.key, &w.value}, a.normed.data(), n,
                   {a.queries.data(), a.keys.data(), a.values.data()}, pool);
   AddBias(a.queries.data(), w.query_bias, n);
@@ -166,7 +189,7 @@ void Model::Attention(int layer, std::span<const ForwardRow> rows,
   AddBias(a.values.data(), w.value_bias, n);
 
   const int head_dim = c.head_dim;
-  for (int r = 0; r < n; ++r) {
+  ForEachRow(pool, n, [&](int r) {
     float* q = a.queries.data() + static_cast<size_t>(r) * c.num_heads * head_dim;
     float* k = a.keys.data() + static_cast<size_t>(r) * c.num_kv_heads * head_dim;
     if (c.qk_norm) {
@@ -178,7 +201,7 @@ void Model::Attention(int layer, std::span<const ForwardRow> rows,
       }
     }
     rope_.Apply(rows[r].position, head_dim, {{q, c.num_heads}, {k, c.num_kv_heads}});
-  }
+  });
 
   // One policy call per sequence, over its contiguous rows.
   std::vector<int> positions;
@@ -213,7 +236,7 @@ void Model::Attention(int layer, std::span<const ForwardRow> rows,
 
   // Output projection, added to the residual stream.
   MatMul(w.attention_output, a.attention.data(), n, a.normed.data(), pool);
-  for (size_t i = 0; i < static_cast<size_t>(n) * hidden; ++i) residual[i] += a.normed[i];
+  AddRows(pool, n, hidden, a.normed.data(), residual);
 }
 
 void Model::FeedForward(int layer, int num_rows, float* residual, Activations& a,
@@ -221,10 +244,10 @@ void Model::FeedForward(int layer, int num_rows, float* residual, Activations& a
   const ModelConfig& c = config_;
   const LayerWeights& w = weights_.layers[layer];
   const int hidden = c.hidden_size;
-  for (int r = 0; r < num_rows; ++r) {
+  ForEachRow(pool, num_rows, [&](int r) {
     RmsNorm(residual + r * hidden, w.ffn_norm.data(), hidden, c.rms_norm_eps,
             a.normed.data() + r * hidden);
-  }
+  });
   MatMulSameInput({&w.ffn_gate, &w.ffn_up}, a.normed.data(), num_rows,
                   {a.gate.data(), a.up.data()}, pool);
   pool.ParallelFor(
@@ -234,7 +257,7 @@ void Model::FeedForward(int layer, int num_rows, float* residual, Activations& a
       },
       kSwiGluGrain);
   MatMul(w.ffn_down, a.gate.data(), num_rows, a.normed.data(), pool);
-  for (size_t i = 0; i < static_cast<size_t>(num_rows) * hidden; ++i) residual[i] += a.normed[i];
+  AddRows(pool, num_rows, hidden, a.normed.data(), residual);
 }
 
 }  // namespace ri
