@@ -75,6 +75,23 @@ struct GroupStorage {
   std::vector<float> scaled_sums;
 };
 
+// Block b's 4-code words of rows m0 .. m0 + 3, word k of row r to
+// words[4 k + r]: two 4 x 4 transposes of 32-bit words.
+void InterleaveFourRows(const Q8Activations& x, int m0, int64_t b, int32_t* words) {
+  for (int half = 0; half < 2; ++half) {
+    __m128 row[4];
+    for (int r = 0; r < 4; ++r) {
+      row[r] = _mm_castsi128_ps(
+          _mm_load_si128(reinterpret_cast<const __m128i*>(x.codes(m0 + r, b) + 16 * half)));
+    }
+    _MM_TRANSPOSE4_PS(row[0], row[1], row[2], row[3]);
+    for (int k = 0; k < 4; ++k) {
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(words + 16 * half + 4 * k),
+                       _mm_castps_si128(row[k]));
+    }
+  }
+}
+
 // The rows of x in groups of up to kMaxRows, each interleaved into
 // `storage` (a single row is left where it is).
 void GroupRows(const Q8Activations& x, GroupStorage& storage, std::vector<RowGroup>& groups) {
@@ -96,11 +113,19 @@ void GroupRows(const Q8Activations& x, GroupStorage& storage, std::vector<RowGro
     float* scales = storage.scales.data() + first;
     int32_t* code_sums = storage.code_sums.data() + first;
     float* scaled_sums = storage.scaled_sums.data() + first;
+    for (int64_t b = 0; b < blocks; ++b) {
+      if (rows == 4) {
+        InterleaveFourRows(x, m0, b, words + b * 32);
+      } else {
+        for (int r = 0; r < rows; ++r) {
+          for (int k = 0; k < 8; ++k) {
+            std::memcpy(&words[(b * 8 + k) * rows + r], x.codes(m0 + r, b) + 4 * k, 4);
+          }
+        }
+      }
+    }
     for (int r = 0; r < rows; ++r) {
       for (int64_t b = 0; b < blocks; ++b) {
-        for (int k = 0; k < 8; ++k) {
-          std::memcpy(&words[(b * 8 + k) * rows + r], x.codes(m0 + r, b) + 4 * k, 4);
-        }
         scales[b * rows + r] = x.scales(m0 + r)[b];
         code_sums[b * rows + r] = x.code_sums(m0 + r)[b];
         scaled_sums[b * rows + r] = x.scaled_sums(m0 + r)[b];
