@@ -6,7 +6,8 @@
 // Q8_0: eight loads) for up to 4 activation rows; per row, eight vpdpbusd
 // with the activation codes broadcast from memory give the block's dot
 // products with the 16 weight rows, lane i for row i, and the float steps of
-// matmul_q8_simd.h run on all 16 lanes at once. Blocks come in partial-sum
+// matmul_q8_simd.h run on all 16 lanes at once. Three or four rows pass over
+// two strips at a time, each broadcast serving both. Blocks come in partial-sum
 // order, so one accumulator per activation row suffices: partial sum j is
 // complete before j + 1 starts.
 //
@@ -47,12 +48,17 @@ constexpr int kBiasShift = kIsQ8_0<Format>          ? 7
                            : Format::kCodeBias == 8 ? 3
                                                     : 0;
 
+// The 4 signed codes at s8 in every lane.
+[[gnu::always_inline]] inline __m512i Broadcast(const int8_t* s8) {
+  int32_t codes;
+  std::memcpy(&codes, s8, sizeof codes);
+  return _mm512_set1_epi32(codes);
+}
+
 // acc + the dot products of u8 (4 unsigned codes a lane) with the 4 signed
 // codes at s8 in every lane.
 [[gnu::always_inline]] inline __m512i DotBroadcast(__m512i acc, __m512i u8, const int8_t* s8) {
-  int32_t codes;
-  std::memcpy(&codes, s8, sizeof codes);
-  return _mm512_dpbusd_epi32(acc, u8, _mm512_set1_epi32(codes));
+  return _mm512_dpbusd_epi32(acc, u8, Broadcast(s8));
 }
 
 // R quantized activation rows laid out for the kernel: the 4-code word k
@@ -135,93 +141,131 @@ void GroupRows(const Q8Activations& x, GroupStorage& storage, std::vector<RowGro
   }
 }
 
-// Y of the strip's 16 weight rows for the R rows of g: sums[r], lane i for
-// weight row i.
-template <class Format, int R>
-[[gnu::always_inline]] inline void StripTimesRows(const uint8_t* strip, const RowGroup& g,
-                                                  int64_t num_blocks, __m512* sums) {
+// Y of S (1 or 2) consecutive strips' 16 weight rows each for the R rows of
+// g: sums[t][r], lane i for weight row i of strip t. With two strips, each
+// broadcast activation word serves both: the broadcasts, one per vpdpbusd
+// otherwise, took about half the time of a 4-row pass.
+template <class Format, int R, int S>
+[[gnu::always_inline]] inline void StripsTimesRows(const uint8_t* first_strip, size_t strip_bytes,
+                                                   const RowGroup& g, int64_t num_blocks,
+                                                   __m512 (&sums)[2][kMaxRows]) {
   constexpr size_t kBlockBytes = WeightStrips::BlockBytes(kType<Format>);
   const auto word = [&](int64_t b, int k, int r) { return g.codes + ((b * 8 + k) * R + r) * 4; };
   const __m512i low4 = _mm512_set1_epi8(0x0F);
-  __m512 partial[kPartialSums][R];
-  const uint8_t* block = strip;
+  __m512 partial[kPartialSums][S][R];
+  const uint8_t* block = first_strip;
   for (int j = 0; j < kPartialSums; ++j) {
-    __m512 acc[R];
-    for (__m512& a : acc) a = _mm512_setzero_ps();
+    __m512 acc[S][R];
+#pragma GCC unroll 2
+    for (int t = 0; t < S; ++t) {
+#pragma GCC unroll 4
+      for (int r = 0; r < R; ++r) acc[t][r] = _mm512_setzero_ps();
+    }
     for (int64_t b = j; b < num_blocks; b += kPartialSums, block += kBlockBytes) {
       // Strips lie one after the other: keep the memory busy ahead of the
       // compute (prefetches past the matrix do not fault).
+#pragma GCC unroll 2
+      for (int t = 0; t < S; ++t) {
 #pragma GCC unroll 5
-      for (size_t line = 0; line < kBlockBytes; line += 64) {
-        _mm_prefetch(reinterpret_cast<const char*>(block + kPrefetchAhead + line), _MM_HINT_T0);
-      }
-      // Vector k: codes 4k .. 4k + 3 of each weight row.
-      __m512i codes[8];
-      if constexpr (kIsQ8_0<Format>) {
-#pragma GCC unroll 8
-        for (int k = 0; k < 8; ++k) codes[k] = _mm512_loadu_si512(block + 64 * k);
-      } else {
-#pragma GCC unroll 4
-        for (int k = 0; k < 4; ++k) {
-          const __m512i raw = _mm512_loadu_si512(block + 64 * k);
-          codes[k] = _mm512_and_si512(raw, low4);
-          codes[4 + k] = _mm512_and_si512(_mm512_srli_epi16(raw, 4), low4);
+        for (size_t line = 0; line < kBlockBytes; line += 64) {
+          _mm_prefetch(
+              reinterpret_cast<const char*>(block + t * strip_bytes + kPrefetchAhead + line),
+              _MM_HINT_T0);
         }
       }
-      const uint8_t* fields = block + WeightStrips::CodeBytes(kType<Format>);
-      const __m512 d =
-          _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(fields)));
-      __m512 m;
-      if constexpr (Format::kHasOffset) {
-        m = _mm512_cvtph_ps(_mm256_loadu_si256(
-            reinterpret_cast<const __m256i*>(fields + WeightStrips::kFieldBytes)));
+      // Vector k of strip t: codes 4k .. 4k + 3 of each of its weight rows.
+      __m512i codes[S][8];
+#pragma GCC unroll 2
+      for (int t = 0; t < S; ++t) {
+        const uint8_t* strip_block = block + t * strip_bytes;
+        if constexpr (kIsQ8_0<Format>) {
+#pragma GCC unroll 8
+          for (int k = 0; k < 8; ++k) codes[t][k] = _mm512_loadu_si512(strip_block + 64 * k);
+        } else {
+#pragma GCC unroll 4
+          for (int k = 0; k < 4; ++k) {
+            const __m512i raw = _mm512_loadu_si512(strip_block + 64 * k);
+            codes[t][k] = _mm512_and_si512(raw, low4);
+            codes[t][4 + k] = _mm512_and_si512(_mm512_srli_epi16(raw, 4), low4);
+          }
+        }
       }
-      // The integer dot products of the R rows: one chain of vpdpbusd per
-      // row, the rows interleaved so that consecutive instructions are
-      // independent; with one or two rows, a second chain per row (codes
-      // 16 ..) for parallelism.
-      __m512i dot[R];
-      if constexpr (R <= 2) {
+      // The integer dot products: one chain of vpdpbusd per (strip, row),
+      // the chains interleaved so that consecutive instructions are
+      // independent; with one or two rows of one strip, a second chain per
+      // row (codes 16 ..) for parallelism.
+      __m512i dot[S][R];
+      if constexpr (S == 1 && R <= 2) {
 #pragma GCC unroll 2
         for (int r = 0; r < R; ++r) {
           __m512i low = _mm512_setzero_si512(), high = _mm512_setzero_si512();
 #pragma GCC unroll 4
           for (int k = 0; k < 4; ++k) {
-            low = DotBroadcast(low, codes[k], word(b, k, r));
-            high = DotBroadcast(high, codes[4 + k], word(b, 4 + k, r));
+            low = DotBroadcast(low, codes[0][k], word(b, k, r));
+            high = DotBroadcast(high, codes[0][4 + k], word(b, 4 + k, r));
           }
-          dot[r] = _mm512_add_epi32(low, high);
+          dot[0][r] = _mm512_add_epi32(low, high);
         }
       } else {
-#pragma GCC unroll 8
-        for (int r = 0; r < R; ++r) dot[r] = _mm512_setzero_si512();
+#pragma GCC unroll 2
+        for (int t = 0; t < S; ++t) {
+#pragma GCC unroll 4
+          for (int r = 0; r < R; ++r) dot[t][r] = _mm512_setzero_si512();
+        }
 #pragma GCC unroll 8
         for (int k = 0; k < 8; ++k) {
-#pragma GCC unroll 8
+#pragma GCC unroll 4
           for (int r = 0; r < R; ++r) {
-            dot[r] = DotBroadcast(dot[r], codes[k], word(b, k, r));
+            const __m512i broadcast = Broadcast(word(b, k, r));
+#pragma GCC unroll 2
+            for (int t = 0; t < S; ++t) {
+              dot[t][r] = _mm512_dpbusd_epi32(dot[t][r], codes[t][k], broadcast);
+            }
           }
         }
       }
-#pragma GCC unroll 8
-      for (int r = 0; r < R; ++r) {
-        if constexpr (kBiasShift<Format> != 0) {
-          dot[r] = _mm512_sub_epi32(
-              dot[r], _mm512_set1_epi32(g.code_sums[b * R + r] << kBiasShift<Format>));
-        }
-        acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[r]),
-                                 _mm512_mul_ps(d, _mm512_set1_ps(g.scales[b * R + r])), acc[r]);
+      __m512 d[S], m[S];
+#pragma GCC unroll 2
+      for (int t = 0; t < S; ++t) {
+        const uint8_t* fields = block + t * strip_bytes + WeightStrips::CodeBytes(kType<Format>);
+        d[t] = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(fields)));
         if constexpr (Format::kHasOffset) {
-          acc[r] = _mm512_fmadd_ps(m, _mm512_set1_ps(g.scaled_sums[b * R + r]), acc[r]);
+          m[t] = _mm512_cvtph_ps(_mm256_loadu_si256(
+              reinterpret_cast<const __m256i*>(fields + WeightStrips::kFieldBytes)));
+        }
+      }
+      // A row's block fields, broadcast once for the strips.
+#pragma GCC unroll 4
+      for (int r = 0; r < R; ++r) {
+        const __m512 scale = _mm512_set1_ps(g.scales[b * R + r]);
+        [[maybe_unused]] const __m512i bias =
+            _mm512_set1_epi32(g.code_sums[b * R + r] << kBiasShift<Format>);
+        [[maybe_unused]] const __m512 scaled_sum = _mm512_set1_ps(g.scaled_sums[b * R + r]);
+#pragma GCC unroll 2
+        for (int t = 0; t < S; ++t) {
+          __m512i dot_r = dot[t][r];
+          if constexpr (kBiasShift<Format> != 0) dot_r = _mm512_sub_epi32(dot_r, bias);
+          acc[t][r] =
+              _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot_r), _mm512_mul_ps(d[t], scale), acc[t][r]);
+          if constexpr (Format::kHasOffset) {
+            acc[t][r] = _mm512_fmadd_ps(m[t], scaled_sum, acc[t][r]);
+          }
         }
       }
     }
-    for (int r = 0; r < R; ++r) partial[j][r] = acc[r];
+#pragma GCC unroll 2
+    for (int t = 0; t < S; ++t) {
+#pragma GCC unroll 4
+      for (int r = 0; r < R; ++r) partial[j][t][r] = acc[t][r];
+    }
   }
-  for (int r = 0; r < R; ++r) {
-    const auto p = [&](int j) { return partial[j][r]; };
-    sums[r] = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(p(0), p(1)), _mm512_add_ps(p(2), p(3))),
-                            _mm512_add_ps(_mm512_add_ps(p(4), p(5)), _mm512_add_ps(p(6), p(7))));
+  for (int t = 0; t < S; ++t) {
+    for (int r = 0; r < R; ++r) {
+      const auto p = [&](int j) { return partial[j][t][r]; };
+      sums[t][r] =
+          _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(p(0), p(1)), _mm512_add_ps(p(2), p(3))),
+                        _mm512_add_ps(_mm512_add_ps(p(4), p(5)), _mm512_add_ps(p(6), p(7))));
+    }
   }
 }
 
@@ -230,6 +274,7 @@ void RunStrips(const WeightMatrix& w, const Q8Activations& x, float* y, size_t y
                int64_t row_begin, int64_t row_end) {
   const WeightStrips& strips = *w.strips;
   constexpr int64_t kRows = WeightStrips::kRows;
+  const size_t strip_bytes = strips.strip_bytes();
   // Matrices that share their input (q, k, v; gate, up) share the layout.
   thread_local GroupStorage storage;
   thread_local std::vector<RowGroup> groups;
@@ -245,16 +290,26 @@ void RunStrips(const WeightMatrix& w, const Q8Activations& x, float* y, size_t y
     for (int m0 = 0; m0 < x.num_rows(); m0 += kMaxRows) {
       const int rows = std::min(kMaxRows, x.num_rows() - m0);
       const RowGroup& group = groups[m0 / kMaxRows];
-      for (int64_t s = chunk; s <= chunk_last; ++s) {
-        __m512 sums[kMaxRows];
+      // Two strips at a time for several rows (see StripsTimesRows).
+      for (int64_t s = chunk; s <= chunk_last;) {
+        const int pair = rows >= 3 && s + 1 <= chunk_last ? 2 : 1;
+        __m512 sums[2][kMaxRows];
         [&]<int... kR>(std::integer_sequence<int, kR...>) {
           ((rows == kR + 1 &&
-            (StripTimesRows<Format, kR + 1>(strips.strip(s), group, x.num_blocks(), sums), true)) ||
+            (pair == 2 ? StripsTimesRows<Format, kR + 1, 2>(strips.strip(s), strip_bytes, group,
+                                                            x.num_blocks(), sums)
+                       : StripsTimesRows<Format, kR + 1, 1>(strips.strip(s), strip_bytes, group,
+                                                            x.num_blocks(), sums),
+             true)) ||
            ...);
         }(std::make_integer_sequence<int, kMaxRows>{});
-        const __mmask16 lanes = WeightStrips::LanesInRange(s, row_begin, row_end);
-        for (int r = 0; r < rows; ++r)
-          _mm512_mask_storeu_ps(y + (m0 + r) * y_stride + s * kRows, lanes, sums[r]);
+        for (int t = 0; t < pair; ++t) {
+          const __mmask16 lanes = WeightStrips::LanesInRange(s + t, row_begin, row_end);
+          for (int r = 0; r < rows; ++r) {
+            _mm512_mask_storeu_ps(y + (m0 + r) * y_stride + (s + t) * kRows, lanes, sums[t][r]);
+          }
+        }
+        s += pair;
       }
     }
   }
