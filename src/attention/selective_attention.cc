@@ -130,7 +130,9 @@ void SelectiveAttention::Attend(const LayerAttention& call, SequenceKvCache& cac
 
   // Merge the slices of each (tile, kv head) in order, row by row; slice
   // weights are rescaled from their own softmax to the whole one. Tiles
-  // write disjoint outputs and weights: they merge in parallel.
+  // write disjoint outputs and weights: a prompt's merge in parallel, a
+  // decode step's few on this thread (another parallel section would cost
+  // more than they do).
   std::vector<std::pair<size_t, size_t>> tiles;  // [first slice, end)
   for (size_t s = 0; s < slices.size();) {
     size_t end = s + 1;
@@ -178,7 +180,7 @@ void SelectiveAttention::Attend(const LayerAttention& call, SequenceKvCache& cac
         }
       }
     }
-  });
+  }, kMergeTilesPerTask);
   CountReads(call, cache);
   AfterAttend(call, cache);
 }

@@ -49,8 +49,11 @@ class SelectiveAttention : public AttentionPolicy {
 
   // Positions per work item when a long selection is split across threads.
   static constexpr int kSlicePositions = 512;
-  // Prompt rows attended together (16 x the heads per kv head query lanes).
+  // Prompt rows attended together, each key and value loaded once for them.
   static constexpr int kTileRows = 16;
+  // Tiles per work item of the merge: a prompt chunk's dozens split, the
+  // few of a decode step (with RetroAttention's window rows) do not.
+  static constexpr size_t kMergeTilesPerTask = 32;
 
   int num_heads_ = 0;
   int num_kv_heads_ = 0;
