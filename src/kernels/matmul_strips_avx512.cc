@@ -79,13 +79,15 @@ template <class Format, int S, int R>
     for (int64_t b = j; b < num_blocks; b += kPartialSums, block += kBlockBytes) {
       __m512 d[S], offset[S];
       __m512i raw[S][kVectors];
+      // Strips side by side read S places at once: each asks for its block
+      // of the next group of strips, which the hardware would not guess.
+      const size_t ahead = S == 1 ? kPrefetchAhead : S * strip_bytes;
 #pragma GCC unroll 8
       for (int s = 0; s < S; ++s) {
         const uint8_t* strip_block = block + s * strip_bytes;
 #pragma GCC unroll 5
         for (size_t line = 0; line < kBlockBytes; line += 64) {
-          _mm_prefetch(reinterpret_cast<const char*>(strip_block + kPrefetchAhead + line),
-                       _MM_HINT_T0);
+          _mm_prefetch(reinterpret_cast<const char*>(strip_block + ahead + line), _MM_HINT_T0);
         }
         const uint8_t* fields = strip_block + WeightStrips::CodeBytes(kType<Format>);
         d[s] = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(fields)));
