@@ -50,6 +50,33 @@ void ForEachRun(std::span<const PageRun> runs, int head_dim, RowsOf rows_of, Use
   }
 }
 
+// Exact attention of `num_queries` contiguous queries over the runs'
+// positions, query q seeing the first seen(q) of them (the rest get
+// probability 0): scores, then probabilities, at [q * positions + i].
+template <class Seen>
+void AttendQueries(const KvPagePool& pool, int kv_head, std::span<const PageRun> runs,
+                   const float* queries, int num_queries, int head_dim, float scale,
+                   float* scores, float* out, float* log_sum_exps, Seen seen) {
+  const int total = RunPositions(runs);
+  ForEachRun(runs, head_dim, keys_of(pool, kv_head, head_dim),
+             [&](const PageRun& run, const uint16_t* keys, int offset) {
+               ScoreKeysF16(queries, num_queries, keys, run.count, head_dim, scale,
+                            scores + offset, total);
+             });
+  for (int q = 0; q < num_queries; ++q) {
+    const int visible = std::min(seen(q), total);
+    float* row = scores + static_cast<size_t>(q) * total;
+    SoftmaxRows(row, 1, visible, total, log_sum_exps == nullptr ? nullptr : log_sum_exps + q);
+    std::fill(row + visible, row + total, 0.0f);
+  }
+  std::fill(out, out + static_cast<size_t>(num_queries) * head_dim, 0.0f);
+  ForEachRun(runs, head_dim, values_of(pool, kv_head, head_dim),
+             [&](const PageRun& run, const uint16_t* values, int offset) {
+               AccumulateValuesF16(scores + offset, total, num_queries, values, run.count,
+                                   head_dim, out);
+             });
+}
+
 }  // namespace
 
 int RunPositions(std::span<const PageRun> runs) {
@@ -61,19 +88,8 @@ int RunPositions(std::span<const PageRun> runs) {
 void AttendRuns(const KvPagePool& pool, int kv_head, std::span<const PageRun> runs,
                 const float* queries, int num_queries, int head_dim, float scale, float* scores,
                 float* out, float* log_sum_exps) {
-  const int total = RunPositions(runs);
-  ForEachRun(runs, head_dim, keys_of(pool, kv_head, head_dim),
-             [&](const PageRun& run, const uint16_t* keys, int offset) {
-               ScoreKeysF16(queries, num_queries, keys, run.count, head_dim, scale,
-                            scores + offset, total);
-             });
-  SoftmaxRows(scores, num_queries, total, total, log_sum_exps);
-  std::fill(out, out + static_cast<size_t>(num_queries) * head_dim, 0.0f);
-  ForEachRun(runs, head_dim, values_of(pool, kv_head, head_dim),
-             [&](const PageRun& run, const uint16_t* values, int offset) {
-               AccumulateValuesF16(scores + offset, total, num_queries, values, run.count,
-                                   head_dim, out);
-             });
+  AttendQueries(pool, kv_head, runs, queries, num_queries, head_dim, scale, scores, out,
+                log_sum_exps, [](int) { return std::numeric_limits<int>::max(); });
 }
 
 void AttendPrefixTile(const KvPagePool& pool, int kv_head, std::span<const PageRun> runs,
@@ -82,34 +98,18 @@ void AttendPrefixTile(const KvPagePool& pool, int kv_head, std::span<const PageR
                       float* log_sum_exps) {
   const int rows = static_cast<int>(visible.size());
   const int num_queries = rows * group;
-  const size_t total = RunPositions(runs);
   const size_t group_width = static_cast<size_t>(group) * head_dim;
   scratch.queries.resize(num_queries * static_cast<size_t>(head_dim));
   for (int k = 0; k < rows; ++k) {
     std::copy_n(queries + k * query_row_stride, group_width,
                 scratch.queries.data() + k * group_width);
   }
-  scratch.scores.resize(num_queries * total);
-  float* scores = scratch.scores.data();
+  scratch.scores.resize(num_queries * static_cast<size_t>(RunPositions(runs)));
   // Every query scores every position of the tile (those past a row's own
   // are a few at most); the softmax then covers only what the row sees.
-  ForEachRun(runs, head_dim, keys_of(pool, kv_head, head_dim),
-             [&](const PageRun& run, const uint16_t* keys, int offset) {
-               ScoreKeysF16(scratch.queries.data(), num_queries, keys, run.count, head_dim, scale,
-                            scores + offset, total);
-             });
-  for (int q = 0; q < num_queries; ++q) {
-    const int seen = visible[q / group];
-    float* row = scores + q * total;
-    SoftmaxRows(row, 1, seen, total, log_sum_exps + q);
-    std::fill(row + seen, row + total, 0.0f);
-  }
-  std::fill(out, out + static_cast<size_t>(num_queries) * head_dim, 0.0f);
-  ForEachRun(runs, head_dim, values_of(pool, kv_head, head_dim),
-             [&](const PageRun& run, const uint16_t* values, int offset) {
-               AccumulateValuesF16(scores + offset, total, num_queries, values, run.count,
-                                   head_dim, out);
-             });
+  AttendQueries(pool, kv_head, runs, scratch.queries.data(), num_queries, head_dim, scale,
+                scratch.scores.data(), out, log_sum_exps,
+                [&](int q) { return visible[q / group]; });
 }
 
 bool RunsExtend(std::span<const PageRun> shorter, std::span<const PageRun> longer) {

@@ -41,10 +41,11 @@ void SelectiveAttention::Attend(const LayerAttention& call, SequenceKvCache& cac
   // Work items: (tile of rows, kv head, slice of the runs). Consecutive
   // prompt rows whose selections nest (the causal mask) form tiles of up to
   // kTileRows rows computed together (each key and value loaded once for
-  // all their queries); every other row is a tile of its own. Long selections are split into
-  // slices of about kSlicePositions whose partial results are merged by
-  // log-sum-exp, so that a single decode row keeps every thread busy. Tiles
-  // and slices depend only on the rows and runs, never on the thread count.
+  // all their queries); every other row is a tile of its own. Long
+  // selections are split into slices of about kSlicePositions whose partial
+  // results are merged by log-sum-exp, so that a single decode row keeps
+  // every thread busy. Tiles and slices depend only on the rows and runs,
+  // never on the thread count.
   struct Slice {
     int first_row, rows, kv_head, run_begin, run_end, position_offset, count;
     size_t first_query;  // of its partial results
