@@ -307,12 +307,8 @@ void RunStrips(const WeightMatrix& w, const Q8Activations& x, float* y, size_t y
              true)) ||
            ...);
         }(std::make_integer_sequence<int, kMaxRows>{});
-        for (int t = 0; t < pair; ++t) {
-          const __mmask16 lanes = WeightStrips::LanesInRange(s + t, row_begin, row_end);
-          for (int r = 0; r < rows; ++r) {
-            _mm512_mask_storeu_ps(y + (m0 + r) * y_stride + (s + t) * kRows, lanes, sums[t][r]);
-          }
-        }
+        WeightStrips::StoreSums(sums, s, pair, rows, row_begin, row_end, y + m0 * y_stride,
+                                y_stride);
         s += pair;
       }
     }

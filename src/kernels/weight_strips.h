@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "kernels/types.h"
+#include "kernels/x86_intrinsics.h"
 
 namespace ri {
 
@@ -60,6 +61,21 @@ class WeightStrips {
     const int64_t from = std::max(row_begin, first) - first;
     const int64_t to = std::min(row_end, first + kRows) - first;
     return static_cast<uint16_t>(((1u << to) - 1) & ~((1u << from) - 1));
+  }
+
+  // Stores what the AVX-512 kernels computed for `strips` strips from s and
+  // `rows` activation rows (sums[t][r], lane i for weight row i of strip
+  // s + t): the lanes inside [row_begin, row_end) of y's rows, y_stride
+  // floats apart. Instantiated only in files compiled for AVX-512.
+  template <int kMaxRows>
+  static void StoreSums(const __m512 (&sums)[2][kMaxRows], int64_t s, int strips, int rows,
+                        int64_t row_begin, int64_t row_end, float* y, size_t y_stride) {
+    for (int t = 0; t < strips; ++t) {
+      const __mmask16 lanes = LanesInRange(s + t, row_begin, row_end);
+      for (int r = 0; r < rows; ++r) {
+        _mm512_mask_storeu_ps(y + r * y_stride + (s + t) * kRows, lanes, sums[t][r]);
+      }
+    }
   }
 
   // Strips per chunk when many activation rows pass over them (prefill):
