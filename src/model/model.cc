@@ -56,7 +56,10 @@ void AddBias(float* rows, const std::vector<float>& bias, int num_rows) {
 // Row-major activation buffers of one Forward call (rows x width).
 struct Model::Activations {
   std::vector<float> residual, normed, queries, keys, values, attention, gate, up;
-  std::vector<float> active_residual;  // the rows running a layer, when not all do
+  // Per row, its position's RoPE angles (Rope::Angles), for every layer.
+  std::vector<float> rope_tables;
+  // The rows running a layer, when not all do.
+  std::vector<float> active_residual, active_rope_tables;
 };
 
 std::unique_ptr<Model> Model::Load(const std::string& path, ActivationPrecision activations) {
@@ -117,6 +120,10 @@ void Model::Forward(std::span<const ForwardRow> rows, std::span<const SequenceCo
     DequantizeRow(embedding.type, embedding.data + row.token * embedding.row_bytes,
                   a.residual.data() + r * hidden, static_cast<int64_t>(hidden));
   }
+  const size_t table_size = rope_.table_size();
+  a.rope_tables.resize(n * table_size);
+  ForEachRow(pool, n,
+             [&](int r) { rope_.Angles(rows[r].position, a.rope_tables.data() + r * table_size); });
 
   std::vector<ForwardRow> active_rows;
   std::vector<int> active_index;
@@ -136,16 +143,21 @@ void Model::Forward(std::span<const ForwardRow> rows, std::span<const SequenceCo
       }
     }
     if (static_cast<int>(active_rows.size()) == n) {
-      RunLayer(layer, rows, sequences, a.residual.data(), a, pool);
+      RunLayer(layer, rows, sequences, a.residual.data(), a.rope_tables.data(), a, pool);
       continue;
     }
-    // Only some rows run this layer: gather their residuals, run, scatter back.
+    // Only some rows run this layer: gather their residuals and angles, run,
+    // scatter the residuals back.
     a.active_residual.resize(active_rows.size() * hidden);
+    a.active_rope_tables.resize(active_rows.size() * table_size);
     for (size_t i = 0; i < active_index.size(); ++i) {
       const float* from = a.residual.data() + active_index[i] * hidden;
       std::copy(from, from + hidden, a.active_residual.data() + i * hidden);
+      const float* table = a.rope_tables.data() + active_index[i] * table_size;
+      std::copy(table, table + table_size, a.active_rope_tables.data() + i * table_size);
     }
-    RunLayer(layer, active_rows, sequences, a.active_residual.data(), a, pool);
+    RunLayer(layer, active_rows, sequences, a.active_residual.data(),
+             a.active_rope_tables.data(), a, pool);
     for (size_t i = 0; i < active_index.size(); ++i) {
       const float* from = a.active_residual.data() + i * hidden;
       std::copy(from, from + hidden, a.residual.data() + active_index[i] * hidden);
@@ -165,15 +177,15 @@ void Model::Forward(std::span<const ForwardRow> rows, std::span<const SequenceCo
 }
 
 void Model::RunLayer(int layer, std::span<const ForwardRow> rows,
-                     std::span<const SequenceContext> sequences, float* residual, Activations& a,
-                     ThreadPool& pool) const {
-  Attention(layer, rows, sequences, residual, a, pool);
+                     std::span<const SequenceContext> sequences, float* residual,
+                     const float* rope_tables, Activations& a, ThreadPool& pool) const {
+  Attention(layer, rows, sequences, residual, rope_tables, a, pool);
   FeedForward(layer, static_cast<int>(rows.size()), residual, a, pool);
 }
 
 void Model::Attention(int layer, std::span<const ForwardRow> rows,
-                      std::span<const SequenceContext> sequences, float* residual, Activations& a,
-                      ThreadPool& pool) const {
+                      std::span<const SequenceContext> sequences, float* residual,
+                      const float* rope_tables, Activations& a, ThreadPool& pool) const {
   const ModelConfig& c = config_;
   const LayerWeights& w = weights_.layers[layer];
   const int n = static_cast<int>(rows.size());
@@ -200,7 +212,8 @@ void Model::Attention(int layer, std::span<const ForwardRow> rows,
         RmsNorm(k + h * head_dim, w.key_norm.data(), head_dim, c.rms_norm_eps, k + h * head_dim);
       }
     }
-    rope_.Apply(rows[r].position, head_dim, {{q, c.num_heads}, {k, c.num_kv_heads}});
+    rope_.Apply(rope_tables + static_cast<size_t>(r) * rope_.table_size(), head_dim,
+                {{q, c.num_heads}, {k, c.num_kv_heads}});
   });
 
   // One policy call per sequence, over its contiguous rows.

@@ -71,13 +71,14 @@ class Model {
 
  private:
   struct Activations;
-  // Runs one layer over `rows`, whose residual streams are `residual` (rows x hidden).
+  // Runs one layer over `rows`, whose residual streams are `residual` (rows x
+  // hidden) and whose RoPE angles are `rope_tables` (rows x Rope::table_size()).
   void RunLayer(int layer, std::span<const ForwardRow> rows,
-                std::span<const SequenceContext> sequences, float* residual, Activations& a,
-                ThreadPool& pool) const;
+                std::span<const SequenceContext> sequences, float* residual,
+                const float* rope_tables, Activations& a, ThreadPool& pool) const;
   void Attention(int layer, std::span<const ForwardRow> rows,
-                 std::span<const SequenceContext> sequences, float* residual, Activations& a,
-                 ThreadPool& pool) const;
+                 std::span<const SequenceContext> sequences, float* residual,
+                 const float* rope_tables, Activations& a, ThreadPool& pool) const;
   void FeedForward(int layer, int num_rows, float* residual, Activations& a,
                    ThreadPool& pool) const;
 

@@ -21,21 +21,23 @@ Rope::Rope(const ModelConfig& config, std::span<const float> factors)
   }
 }
 
-void Rope::Apply(int position, int head_stride, std::initializer_list<Heads> head_sets) const {
+void Rope::Angles(int position, float* table) const {
   const float scaled_position = static_cast<float>(position) * position_scale_;
   const int half = rope_dims_ / 2;
-  thread_local std::vector<float> cosines, sines;
-  cosines.resize(half);
-  sines.resize(half);
   for (int i = 0; i < half; ++i) {
     const float angle = scaled_position * inverse_frequencies_[i];
-    cosines[i] = std::cos(angle);
-    sines[i] = std::sin(angle);
+    table[i] = std::cos(angle);
+    table[half + i] = std::sin(angle);
   }
+}
+
+void Rope::Apply(const float* table, int head_stride,
+                 std::initializer_list<Heads> head_sets) const {
+  const int half = rope_dims_ / 2;
   for (const Heads& set : head_sets) {
     for (int h = 0; h < set.count; ++h) {
-      RotateHead(set.data + static_cast<size_t>(h) * head_stride, cosines.data(), sines.data(),
-                 half, layout_ == RopeLayout::kAdjacentPairs);
+      RotateHead(set.data + static_cast<size_t>(h) * head_stride, table, table + half, half,
+                 layout_ == RopeLayout::kAdjacentPairs);
     }
   }
 }
