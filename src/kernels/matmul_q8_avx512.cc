@@ -32,8 +32,6 @@ namespace {
 // products stay in registers. 8 rows in one pass measured 1.4x slower than
 // two passes of 4 (hot, one thread, 1536 x 576: 36.9 against 26.3 us).
 constexpr int kMaxRows = 4;
-// Bytes ahead of the block in use that are prefetched.
-constexpr size_t kPrefetchAhead = 4096;
 
 template <class Format>
 constexpr bool kIsQ8_0 = std::is_same_v<Format, FormatQ8_0>;
@@ -163,17 +161,8 @@ template <class Format, int R, int S>
     }
     for (int64_t b = j; b < num_blocks; b += kPartialSums, block += kBlockBytes) {
       // Strips lie one after the other: keep the memory busy ahead of the
-      // compute (prefetches past the matrix do not fault). A pair of strips
-      // reads two places at once; each asks for its block of the next pair.
-      const size_t ahead = S == 1 ? kPrefetchAhead : S * strip_bytes;
-#pragma GCC unroll 2
-      for (int t = 0; t < S; ++t) {
-#pragma GCC unroll 5
-        for (size_t line = 0; line < kBlockBytes; line += 64) {
-          _mm_prefetch(reinterpret_cast<const char*>(block + t * strip_bytes + ahead + line),
-                       _MM_HINT_T0);
-        }
-      }
+      // compute.
+      WeightStrips::PrefetchAhead<kBlockBytes, S>(block, strip_bytes);
       // Vector k of strip t: codes 4k .. 4k + 3 of each of its weight rows.
       __m512i codes[S][8];
 #pragma GCC unroll 2

@@ -29,8 +29,6 @@ namespace {
 
 // Activation rows per pass over a strip (accumulators stay in registers).
 constexpr int kMaxRows = 8;
-// Bytes ahead of the block in use that are prefetched, in every strip read.
-constexpr size_t kPrefetchAhead = 4096;
 
 template <class Format>
 constexpr TensorType kType = Format::kHasOffset ? TensorType::Q4_1 : TensorType::Q4_0;
@@ -82,16 +80,10 @@ template <class Format, int S, int R>
     for (int64_t b = j; b < num_blocks; b += kPartialSums, block += kBlockBytes) {
       __m512 d[S], offset[S];
       __m512i raw[S][kVectors];
-      // Strips side by side read S places at once: each asks for its block
-      // of the next group of strips, which the hardware would not guess.
-      const size_t ahead = S == 1 ? kPrefetchAhead : S * strip_bytes;
+      WeightStrips::PrefetchAhead<kBlockBytes, S>(block, strip_bytes);
 #pragma GCC unroll 8
       for (int s = 0; s < S; ++s) {
         const uint8_t* strip_block = block + s * strip_bytes;
-#pragma GCC unroll 5
-        for (size_t line = 0; line < kBlockBytes; line += 64) {
-          _mm_prefetch(reinterpret_cast<const char*>(strip_block + ahead + line), _MM_HINT_T0);
-        }
         const uint8_t* fields = strip_block + WeightStrips::CodeBytes(kType<Format>);
         d[s] = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(fields)));
         offset[s] = Offset<Format>(fields, d[s]);

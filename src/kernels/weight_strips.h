@@ -78,6 +78,27 @@ class WeightStrips {
     }
   }
 
+  // Bytes ahead of the block in use that a lone strip's reader prefetches.
+  static constexpr size_t kPrefetchAhead = 4096;
+
+  // Prefetches for the blocks at `block` of `kStrips` consecutive strips,
+  // read side by side (prefetches past the matrix do not fault). A lone
+  // strip asks for the bytes kPrefetchAhead on; strips read together ask
+  // each for its block of the next group, which the hardware would not
+  // guess (kPrefetchAhead would fall inside the group being read).
+  template <size_t kBlockBytes, int kStrips>
+  [[gnu::always_inline]] static void PrefetchAhead(const uint8_t* block, size_t strip_bytes) {
+    const size_t ahead = kStrips == 1 ? kPrefetchAhead : kStrips * strip_bytes;
+#pragma GCC unroll 2
+    for (int t = 0; t < kStrips; ++t) {
+#pragma GCC unroll 9
+      for (size_t line = 0; line < kBlockBytes; line += 64) {
+        _mm_prefetch(reinterpret_cast<const char*>(block + t * strip_bytes + ahead + line),
+                     _MM_HINT_T0);
+      }
+    }
+  }
+
   // Strips per chunk when many activation rows pass over them (prefill):
   // the chunk stays in cache while every group of rows passes over it,
   // instead of all the activations streaming past every strip.
