@@ -62,7 +62,9 @@ bool UsesQ8Activations(const WeightMatrix& w);
 // At a given SIMD level, Y[m][r] depends only on weight row r and activation
 // row m: not on num_x, the row range or (for MatMul) the thread count. Levels
 // differ only by float rounding. The weights used are exactly the
-// DequantizeRow values; only the summation order differs from a plain loop.
+// DequantizeRow values and only the summation order differs from a plain
+// loop, except in the AVX-512 float kernel over Q4 strips, which factors each
+// block's scale out of the block's sum (matmul_strips_avx512.cc).
 // With Q8 activations the same holds for the quantized activations, and the
 // levels agree bit for bit (matmul_q8_simd.h).
 void MatMulRows(const WeightMatrix& w, const float* x, int num_x, size_t x_stride, float* y,

@@ -4,9 +4,9 @@
 // vpdpbusd against 4 activation codes broadcast to every lane yields the
 // partial dot products of 16 rows at once, and a block's scaling is one
 // multiply-add per activation row for all 16. With float activations
-// (matmul_strips_avx512.cc, Q4 types only), a shift and a mask decode one
-// code of 16 rows. Built once at load (PrepareForKernels); the decoded
-// weights are the stored ones exactly.
+// (matmul_strips_avx512.cc, Q4 types only), a shift and a table lookup
+// decode one code of 16 rows. Built once at load (PrepareForKernels); the
+// codes and scales are the stored ones exactly.
 //
 // Strip s holds weight rows 16 s .. 16 s + 15 (rows past the matrix are
 // zero). Its blocks are stored in the order of the partial sums they feed
