@@ -68,16 +68,15 @@ template <class Format, int S, int R>
   constexpr size_t kBlockBytes = WeightStrips::BlockBytes(kType<Format>);
   constexpr size_t kCodeBytes = WeightStrips::CodeBytes(kType<Format>);
   constexpr int kVectors = kCodeBytes / WeightStrips::kVectorBytes;
-  constexpr float kBias = Format::kCodeBias;
   __m512 acc[S][R];
 #pragma GCC unroll 8
   for (int s = 0; s < S; ++s) {
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) acc[s][r] = _mm512_setzero_ps();
   }
-  const __m512 code_values = _mm512_setr_ps(
-      0 - kBias, 1 - kBias, 2 - kBias, 3 - kBias, 4 - kBias, 5 - kBias, 6 - kBias, 7 - kBias,
-      8 - kBias, 9 - kBias, 10 - kBias, 11 - kBias, 12 - kBias, 13 - kBias, 14 - kBias, 15 - kBias);
+  const __m512 code_values =
+      _mm512_sub_ps(_mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                    _mm512_set1_ps(Format::kCodeBias));
   const uint8_t* block = first_strip;
   for (int j = 0; j < kPartialSums; ++j) {
     for (int64_t b = j; b < num_blocks; b += kPartialSums, block += kBlockBytes) {
