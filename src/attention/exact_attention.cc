@@ -1,6 +1,7 @@
 #include "attention/exact_attention.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 
@@ -17,36 +18,53 @@ namespace {
 // a memory access takes, so the next run alone would arrive late).
 constexpr size_t kRunsAhead = 6;
 
-template <class RowsOf>
-void PrefetchRun(std::span<const PageRun> runs, size_t r, int head_dim, RowsOf rows_of) {
+// A run's F16 keys or values: where its first position starts, and the
+// bytes to prefetch for it.
+struct RunData {
+  const uint16_t* start;
+  const char* prefetch_begin;
+  size_t prefetch_bytes;
+};
+
+template <class DataOf>
+void PrefetchRun(std::span<const PageRun> runs, size_t r, DataOf data_of) {
   if (r >= runs.size()) return;
-  const char* bytes = reinterpret_cast<const char*>(rows_of(runs[r]));
-  const size_t size = static_cast<size_t>(runs[r].count) * head_dim * sizeof(uint16_t);
-  for (size_t offset = 0; offset < size; offset += 64) __builtin_prefetch(bytes + offset);
+  const RunData data = data_of(runs[r]);
+  for (size_t offset = 0; offset < data.prefetch_bytes; offset += 64) {
+    __builtin_prefetch(data.prefetch_begin + offset);
+  }
 }
 
-// The F16 keys (values) of a run's first position.
-auto keys_of(const KvPagePool& pool, int kv_head, int head_dim) {
-  return [&pool, kv_head, head_dim](const PageRun& run) {
-    return pool.keys(run.page, kv_head) + run.first * head_dim;
+// A page's keys are dimension-major, so a run's keys spread over all of them
+// (consecutive positions are neighbours within each dimension's row).
+auto keys_of(const KvPagePool& pool, int kv_head) {
+  return [&pool, kv_head](const PageRun& run) {
+    const uint16_t* page_keys = pool.keys(run.page, kv_head);
+    const KvGeometry& g = pool.geometry();
+    return RunData{page_keys + run.first, reinterpret_cast<const char*>(page_keys),
+                   static_cast<size_t>(g.page_size) * g.head_dim * sizeof(uint16_t)};
   };
 }
-auto values_of(const KvPagePool& pool, int kv_head, int head_dim) {
-  return [&pool, kv_head, head_dim](const PageRun& run) {
-    return pool.values(run.page, kv_head) + run.first * head_dim;
+auto values_of(const KvPagePool& pool, int kv_head) {
+  return [&pool, kv_head](const PageRun& run) {
+    const int head_dim = pool.geometry().head_dim;
+    const uint16_t* start = pool.values(run.page, kv_head) + run.first * head_dim;
+    return RunData{start, reinterpret_cast<const char*>(start),
+                   static_cast<size_t>(run.count) * head_dim * sizeof(uint16_t)};
   };
 }
 
-// Calls use(run, rows, offset) for each run in order, with its F16 rows
-// (keys or values) and its first position's index among all runs' positions.
-template <class RowsOf, class Use>
-void ForEachRun(std::span<const PageRun> runs, int head_dim, RowsOf rows_of, Use use) {
-  for (size_t r = 0; r < kRunsAhead; ++r) PrefetchRun(runs, r, head_dim, rows_of);
+// Calls use(group, offset) for each group of up to kGroup consecutive runs,
+// in order, with its first position's index among all runs' positions.
+template <size_t kGroup, class DataOf, class Use>
+void ForEachRunGroup(std::span<const PageRun> runs, DataOf data_of, Use use) {
+  for (size_t r = 0; r < kRunsAhead; ++r) PrefetchRun(runs, r, data_of);
   int offset = 0;
-  for (size_t r = 0; r < runs.size(); ++r) {
-    PrefetchRun(runs, r + kRunsAhead, head_dim, rows_of);
-    use(runs[r], rows_of(runs[r]), offset);
-    offset += runs[r].count;
+  for (size_t r = 0; r < runs.size(); r += kGroup) {
+    const std::span<const PageRun> group = runs.subspan(r, std::min(kGroup, runs.size() - r));
+    for (size_t g = 0; g < group.size(); ++g) PrefetchRun(runs, r + g + kRunsAhead, data_of);
+    use(group, offset);
+    offset += RunPositions(group);
   }
 }
 
@@ -55,14 +73,17 @@ void ForEachRun(std::span<const PageRun> runs, int head_dim, RowsOf rows_of, Use
 // probability 0): scores, then probabilities, at [q * positions + i].
 template <class Seen>
 void AttendQueries(const KvPagePool& pool, int kv_head, std::span<const PageRun> runs,
-                   const float* queries, int num_queries, int head_dim, float scale,
-                   float* scores, float* out, float* log_sum_exps, Seen seen) {
+                   const float* queries, int num_queries, int head_dim, float scale, float* scores,
+                   float* out, float* log_sum_exps, Seen seen) {
   const int total = RunPositions(runs);
-  ForEachRun(runs, head_dim, keys_of(pool, kv_head, head_dim),
-             [&](const PageRun& run, const uint16_t* keys, int offset) {
-               ScoreKeysF16(queries, num_queries, keys, run.count, head_dim, scale,
-                            scores + offset, total);
-             });
+  // Two runs at a time: the kernel scores two pages' keys per pass.
+  const auto keys = keys_of(pool, kv_head);
+  ForEachRunGroup<2>(runs, keys, [&](std::span<const PageRun> group, int offset) {
+    std::array<F16KeyRun, 2> key_runs;
+    for (size_t g = 0; g < group.size(); ++g) key_runs[g] = {keys(group[g]).start, group[g].count};
+    ScoreKeysF16(queries, num_queries, std::span(key_runs).first(group.size()),
+                 pool.geometry().page_size, head_dim, scale, scores + offset, total);
+  });
   for (int q = 0; q < num_queries; ++q) {
     const int visible = std::min(seen(q), total);
     float* row = scores + static_cast<size_t>(q) * total;
@@ -70,11 +91,11 @@ void AttendQueries(const KvPagePool& pool, int kv_head, std::span<const PageRun>
     std::fill(row + visible, row + total, 0.0f);
   }
   std::fill(out, out + static_cast<size_t>(num_queries) * head_dim, 0.0f);
-  ForEachRun(runs, head_dim, values_of(pool, kv_head, head_dim),
-             [&](const PageRun& run, const uint16_t* values, int offset) {
-               AccumulateValuesF16(scores + offset, total, num_queries, values, run.count,
-                                   head_dim, out);
-             });
+  const auto values = values_of(pool, kv_head);
+  ForEachRunGroup<1>(runs, values, [&](std::span<const PageRun> group, int offset) {
+    AccumulateValuesF16(scores + offset, total, num_queries, values(group[0]).start, group[0].count,
+                        head_dim, out);
+  });
 }
 
 }  // namespace

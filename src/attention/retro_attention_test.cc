@@ -130,7 +130,8 @@ TEST(MergeAttentionTest, MergedPartsEqualSoftmaxOverTheUnion) {
     std::vector<double> weights(length), expected(16, 0.0);
     double max_score = -INFINITY, sum = 0;
     for (int p = 0; p < length; ++p) {
-      const uint16_t* k = pool.keys(cache.page(0, p / 4), 0) + (p % 4) * 16;
+      uint16_t k[16];
+      pool.LoadKey(cache.page(0, p / 4), 0, p % 4, k);
       double dot = 0;
       for (int d = 0; d < 16; ++d) dot += query[d] * static_cast<double>(Fp16ToFloat(k[d]));
       weights[p] = 0.25 * dot;

@@ -289,12 +289,14 @@ void RunAgainstReference(const char* spec) {
     }
   }
   // Every key and value (the window overwrites included) and every page bound.
+  std::vector<uint16_t> key(c.head_dim);
   for (int l = 0; l < c.num_layers; ++l) {
     for (int p = 0; p < cache.length(l); ++p) {
       const int page = cache.page(l, p / kPageSize);
       for (int g = 0; g < c.num_kv_heads; ++g) {
         const std::string where = fmt::format("layer {} position {} kv head {}", l, p, g);
-        ExpectNearF16(pages.keys(page, g) + (p % kPageSize) * c.head_dim, reference.key(l, p),
+        pages.LoadKey(page, g, p % kPageSize, key.data());
+        ExpectNearF16(key.data(), reference.key(l, p),
                       g * c.head_dim, c.head_dim, "key at " + where);
         ExpectNearF16(pages.values(page, g) + (p % kPageSize) * c.head_dim, reference.value(l, p),
                       g * c.head_dim, c.head_dim, "value at " + where);

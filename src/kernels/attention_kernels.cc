@@ -24,14 +24,24 @@ namespace {
 // the fast paths (accumulators stay in registers); larger groups loop.
 constexpr int kMaxGroup = 8;
 
-void ScoreKeysScalar(const float* queries, int num_queries, const uint16_t* keys, int count,
-                     int dim, float scale, float* scores, size_t score_stride) {
-  for (int i = 0; i < count; ++i) {
-    const uint16_t* key = keys + static_cast<size_t>(i) * dim;
-    for (int q = 0; q < num_queries; ++q) {
-      float sum = 0.0f;
-      for (int d = 0; d < dim; ++d) sum += queries[q * dim + d] * Fp16ToFloat(key[d]);
-      scores[q * score_stride + i] = sum * scale;
+// One score in the order every path keeps: the even and the odd dimensions
+// in two fused multiply-add chains, each in ascending order, then their sum
+// times the scale.
+float ScoreScalar(const float* query, const uint16_t* key, size_t key_stride, int dim,
+                  float scale) {
+  float chains[2] = {0.0f, 0.0f};
+  for (int d = 0; d < dim; ++d) {
+    chains[d % 2] = std::fma(query[d], Fp16ToFloat(key[d * key_stride]), chains[d % 2]);
+  }
+  return (chains[0] + chains[1]) * scale;
+}
+
+void ScoreRunScalar(const float* queries, int num_queries, const uint16_t* keys, size_t key_stride,
+                    int count, int dim, float scale, float* scores, size_t score_stride) {
+  for (int q = 0; q < num_queries; ++q) {
+    for (int i = 0; i < count; ++i) {
+      scores[q * score_stride + i] =
+          ScoreScalar(queries + q * dim, keys + i, key_stride, dim, scale);
     }
   }
 }
@@ -85,21 +95,11 @@ void WidenKeyBoundsScalar(const uint16_t* keys, int count, int dim, float* lo, f
 
 // ---------------------------------------------------------------- AVX-512
 
-#define RI_AVX512 RI_AVX512_FLOAT
+// Masked 16-bit loads need AVX512BW, which the AVX-512 level requires.
+#define RI_AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma,f16c")))
 
 RI_AVX512 __m512 LoadHalf16(const uint16_t* p) {
   return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
-}
-
-// Sums of four 16-lane vectors, as four floats.
-RI_AVX512 __m128 ReduceFour(__m512 a, __m512 b, __m512 c, __m512 d) {
-  const __m512 ab = _mm512_add_ps(_mm512_unpacklo_ps(a, b), _mm512_unpackhi_ps(a, b));
-  const __m512 cd = _mm512_add_ps(_mm512_unpacklo_ps(c, d), _mm512_unpackhi_ps(c, d));
-  const __m512 abcd = _mm512_add_ps(_mm512_shuffle_ps(ab, cd, _MM_SHUFFLE(1, 0, 1, 0)),
-                                    _mm512_shuffle_ps(ab, cd, _MM_SHUFFLE(3, 2, 3, 2)));
-  const __m256 halves = _mm256_add_ps(_mm512_castps512_ps256(abcd),
-                                      _mm512_extractf32x8_ps(abcd, 1));
-  return _mm_add_ps(_mm256_castps256_ps128(halves), _mm256_extractf128_ps(halves, 1));
 }
 
 RI_AVX512 float SoftmaxRowAvx512(float* row, int count) {
@@ -117,8 +117,7 @@ RI_AVX512 float SoftmaxRowAvx512(float* row, int count) {
   }
   if (i < count) {
     const __mmask16 tail = static_cast<__mmask16>((1u << (count - i)) - 1);
-    const __m512 e =
-        simd_exp::Exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(tail, row + i), shift));
+    const __m512 e = simd_exp::Exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(tail, row + i), shift));
     _mm512_mask_storeu_ps(row + i, tail, e);
     sum_vector = _mm512_add_ps(sum_vector, _mm512_maskz_mov_ps(tail, e));
   }
@@ -145,72 +144,136 @@ RI_AVX512 float PageUpperBoundAvx512(const float* queries, int num_queries, cons
   return _mm512_reduce_add_ps(acc);
 }
 
-// kQueries queries against keys, dim a multiple of 16, four keys per step:
-// each key vector is converted once for all the queries (the heads sharing
-// a kv head). Every (query, key) pair runs the same operations whatever
-// kQueries.
-template <int kQueries>
-RI_AVX512 void ScoreKeysAvx512(const float* queries, const uint16_t* keys, int count, int dim,
+// Up to this head size a chunk of keys or values is converted to float once
+// for all the queries of a prompt tile (16 KB of stack at most).
+constexpr int kMaxConvertedDim = 256;
+
+// Up to 16 keys of one run, one per lane.
+struct KeyChunk {
+  const uint16_t* keys;  // dimension d at keys[d * key_stride]
+  __mmask16 lanes;       // the keys present
+  float* scores;         // of the first query
+};
+
+// Scores of kQueries queries against kChunks chunks of keys, one key per
+// lane: key_at(d, c) gives dimension d of chunk c. Each query element is
+// broadcast once for all the chunks.
+template <int kQueries, int kChunks, class KeyAt>
+RI_AVX512 void ScoreChunksAvx512(const float* queries, int dim, KeyAt key_at, __m512 scale,
+                                 const KeyChunk* chunks, size_t score_stride) {
+  __m512 even[kQueries][kChunks], odd[kQueries][kChunks];
+#pragma GCC unroll 16
+  for (int q = 0; q < kQueries; ++q) {
+#pragma GCC unroll 16
+    for (int c = 0; c < kChunks; ++c) even[q][c] = odd[q][c] = _mm512_setzero_ps();
+  }
+  for (int d = 0; d < dim; d += 2) {
+    __m512 key_even[kChunks], key_odd[kChunks];
+#pragma GCC unroll 16
+    for (int c = 0; c < kChunks; ++c) {
+      key_even[c] = key_at(d, c);
+      key_odd[c] = key_at(d + 1, c);
+    }
+#pragma GCC unroll 16
+    for (int q = 0; q < kQueries; ++q) {
+      const __m512 query_even = _mm512_set1_ps(queries[q * dim + d]);
+      const __m512 query_odd = _mm512_set1_ps(queries[q * dim + d + 1]);
+#pragma GCC unroll 16
+      for (int c = 0; c < kChunks; ++c) {
+        even[q][c] = _mm512_fmadd_ps(query_even, key_even[c], even[q][c]);
+        odd[q][c] = _mm512_fmadd_ps(query_odd, key_odd[c], odd[q][c]);
+      }
+    }
+  }
+#pragma GCC unroll 16
+  for (int q = 0; q < kQueries; ++q) {
+#pragma GCC unroll 16
+    for (int c = 0; c < kChunks; ++c) {
+      _mm512_mask_storeu_ps(chunks[c].scores + q * score_stride, chunks[c].lanes,
+                            _mm512_mul_ps(_mm512_add_ps(even[q][c], odd[q][c]), scale));
+    }
+  }
+}
+
+// All the queries against kChunks chunks: six at a time against two chunks
+// (24 accumulators), or twelve against one.
+template <int kChunks, class KeyAt>
+RI_AVX512 void ScoreAllQueriesAvx512(const float* queries, int num_queries, int dim, KeyAt key_at,
+                                     __m512 scale, KeyChunk* chunks, size_t score_stride) {
+  constexpr int kBlock = kChunks == 1 ? 12 : 6;
+  const auto advance = [&](int by) {
+    queries += by * dim;
+    num_queries -= by;
+    for (int c = 0; c < kChunks; ++c) chunks[c].scores += by * score_stride;
+  };
+  for (; num_queries >= kBlock; advance(kBlock)) {
+    ScoreChunksAvx512<kBlock, kChunks>(queries, dim, key_at, scale, chunks, score_stride);
+  }
+  for (; num_queries >= 3; advance(3)) {
+    ScoreChunksAvx512<3, kChunks>(queries, dim, key_at, scale, chunks, score_stride);
+  }
+  for (; num_queries > 0; advance(1)) {
+    ScoreChunksAvx512<1, kChunks>(queries, dim, key_at, scale, chunks, score_stride);
+  }
+}
+
+// kChunks chunks of keys against all the queries; a prompt tile's queries
+// read the chunks converted once.
+template <int kChunks>
+RI_AVX512 void ScoreChunksAllQueriesAvx512(const float* queries, int num_queries, int dim,
+                                           size_t key_stride, __m512 scale, KeyChunk* chunks,
+                                           size_t score_stride) {
+  const auto convert = [&](int d, int c) RI_AVX512 {
+    return _mm512_cvtph_ps(
+        _mm256_maskz_loadu_epi16(chunks[c].lanes, chunks[c].keys + d * key_stride));
+  };
+  if (num_queries <= 3 || dim > kMaxConvertedDim) {
+    return ScoreAllQueriesAvx512<kChunks>(queries, num_queries, dim, convert, scale, chunks,
+                                          score_stride);
+  }
+  alignas(64) float converted[kMaxConvertedDim * 16 * kChunks];
+  for (int d = 0; d < dim; ++d) {
+    for (int c = 0; c < kChunks; ++c)
+      _mm512_store_ps(converted + (d * kChunks + c) * 16, convert(d, c));
+  }
+  ScoreAllQueriesAvx512<kChunks>(
+      queries, num_queries, dim,
+      [&](int d, int c) RI_AVX512 { return _mm512_load_ps(converted + (d * kChunks + c) * 16); },
+      scale, chunks, score_stride);
+}
+
+// Keys 16 at a time, one per lane, so that no sum crosses lanes; chunks are
+// taken two at a time, across runs.
+RI_AVX512 void ScoreKeysAvx512(const float* queries, int num_queries,
+                               std::span<const F16KeyRun> runs, size_t key_stride, int dim,
                                float scale, float* scores, size_t score_stride) {
-  int i = 0;
-  for (; i + 4 <= count; i += 4) {
-    __m512 acc[kQueries][4];
-#pragma GCC unroll 16
-    for (int q = 0; q < kQueries; ++q) {
-#pragma GCC unroll 16
-      for (int k = 0; k < 4; ++k) acc[q][k] = _mm512_setzero_ps();
-    }
-    for (int d = 0; d < dim; d += 16) {
-      __m512 key[4];
-#pragma GCC unroll 16
-      for (int k = 0; k < 4; ++k) key[k] = LoadHalf16(keys + static_cast<size_t>(i + k) * dim + d);
-#pragma GCC unroll 16
-      for (int q = 0; q < kQueries; ++q) {
-        const __m512 query = _mm512_loadu_ps(queries + q * dim + d);
-#pragma GCC unroll 16
-        for (int k = 0; k < 4; ++k) acc[q][k] = _mm512_fmadd_ps(query, key[k], acc[q][k]);
+  const __m512 scale_vector = _mm512_set1_ps(scale);
+  KeyChunk pair[2];
+  int pending = 0;
+  for (const F16KeyRun& run : runs) {
+    for (int i = 0; i < run.count; i += 16) {
+      pair[pending++] = {run.keys + i,
+                         static_cast<__mmask16>((1u << std::min(run.count - i, 16)) - 1),
+                         scores + i};
+      if (pending == 2) {
+        ScoreChunksAllQueriesAvx512<2>(queries, num_queries, dim, key_stride, scale_vector, pair,
+                                       score_stride);
+        pending = 0;
       }
     }
-#pragma GCC unroll 16
-    for (int q = 0; q < kQueries; ++q) {
-      _mm_storeu_ps(scores + q * score_stride + i,
-                    _mm_mul_ps(ReduceFour(acc[q][0], acc[q][1], acc[q][2], acc[q][3]),
-                               _mm_set1_ps(scale)));
-    }
+    scores += run.count;
   }
-  if (i == count) return;
-  // The last one to three keys go through the same reduction as a group of
-  // four (missing keys as zero sums), so that a key's score does not depend
-  // on where it falls in the run.
-  const int rest = count - i;
-  __m512 acc[kQueries][4];
-#pragma GCC unroll 16
-  for (int q = 0; q < kQueries; ++q) {
-#pragma GCC unroll 16
-    for (int k = 0; k < 4; ++k) acc[q][k] = _mm512_setzero_ps();
-  }
-  for (int d = 0; d < dim; d += 16) {
-    for (int k = 0; k < rest; ++k) {
-      const __m512 key = LoadHalf16(keys + static_cast<size_t>(i + k) * dim + d);
-#pragma GCC unroll 16
-      for (int q = 0; q < kQueries; ++q) {
-        acc[q][k] = _mm512_fmadd_ps(_mm512_loadu_ps(queries + q * dim + d), key, acc[q][k]);
-      }
-    }
-  }
-#pragma GCC unroll 16
-  for (int q = 0; q < kQueries; ++q) {
-    _mm_mask_storeu_ps(scores + q * score_stride + i, static_cast<__mmask8>((1u << rest) - 1),
-                       _mm_mul_ps(ReduceFour(acc[q][0], acc[q][1], acc[q][2], acc[q][3]),
-                                  _mm_set1_ps(scale)));
+  if (pending == 1) {
+    ScoreChunksAllQueriesAvx512<1>(queries, num_queries, dim, key_stride, scale_vector, pair,
+                                   score_stride);
   }
 }
 
 // Accumulators for kQueries queries x kChunks vectors stay in registers
-// while the keys stream by: each value vector is converted once.
-template <int kChunks, int kQueries>
-RI_AVX512 void AccumulateBlockAvx512(const float* weights, size_t weight_stride,
-                                     const uint16_t* values, int count, int dim, float* out) {
+// while the values stream by: value_at(i, c) gives vector c of value i.
+template <int kChunks, int kQueries, class ValueAt>
+RI_AVX512 void AccumulateBlockAvx512(const float* weights, size_t weight_stride, ValueAt value_at,
+                                     int count, int dim, float* out) {
   __m512 acc[kQueries][kChunks];
 #pragma GCC unroll 16
   for (int q = 0; q < kQueries; ++q) {
@@ -220,7 +283,7 @@ RI_AVX512 void AccumulateBlockAvx512(const float* weights, size_t weight_stride,
   for (int i = 0; i < count; ++i) {
     __m512 v[kChunks];
 #pragma GCC unroll 16
-    for (int c = 0; c < kChunks; ++c) v[c] = LoadHalf16(values + static_cast<size_t>(i) * dim + c * 16);
+    for (int c = 0; c < kChunks; ++c) v[c] = value_at(i, c);
 #pragma GCC unroll 16
     for (int q = 0; q < kQueries; ++q) {
       const __m512 w = _mm512_set1_ps(weights[q * weight_stride + i]);
@@ -235,35 +298,64 @@ RI_AVX512 void AccumulateBlockAvx512(const float* weights, size_t weight_stride,
   }
 }
 
-template <int kChunks>
-RI_AVX512 void AccumulateChunksAvx512(const float* weights, size_t weight_stride, int num_queries,
-                                      const uint16_t* values, int count, int dim, float* out) {
+template <int kChunks, class ValueAt>
+RI_AVX512 void AccumulateAllQueriesAvx512(const float* weights, size_t weight_stride,
+                                          int num_queries, ValueAt value_at, int count, int dim,
+                                          float* out) {
   int q = 0;
   if constexpr (kChunks <= 4) {
     // Six queries (two prompt rows of a three-head group) or three at a time.
     for (; q + 6 <= num_queries; q += 6) {
-      AccumulateBlockAvx512<kChunks, 6>(weights + q * weight_stride, weight_stride, values, count,
+      AccumulateBlockAvx512<kChunks, 6>(weights + q * weight_stride, weight_stride, value_at, count,
                                         dim, out + q * dim);
     }
     for (; q + 3 <= num_queries; q += 3) {
-      AccumulateBlockAvx512<kChunks, 3>(weights + q * weight_stride, weight_stride, values, count,
+      AccumulateBlockAvx512<kChunks, 3>(weights + q * weight_stride, weight_stride, value_at, count,
                                         dim, out + q * dim);
     }
   }
   for (; q < num_queries; ++q) {
-    AccumulateBlockAvx512<kChunks, 1>(weights + q * weight_stride, weight_stride, values, count,
+    AccumulateBlockAvx512<kChunks, 1>(weights + q * weight_stride, weight_stride, value_at, count,
                                       dim, out + q * dim);
   }
 }
 
-RI_AVX512 void AccumulateValuesAvx512(const float* weights, size_t weight_stride,
-                                      int num_queries, const uint16_t* values, int count,
-                                      int dim, float* out) {
+// A prompt tile's queries read each chunk of 16 values converted once; each
+// output element still sums its terms in position order.
+template <int kChunks>
+RI_AVX512 void AccumulateChunksAvx512(const float* weights, size_t weight_stride, int num_queries,
+                                      const uint16_t* values, int count, int dim, float* out) {
+  if (num_queries <= 6) {
+    return AccumulateAllQueriesAvx512<kChunks>(
+        weights, weight_stride, num_queries,
+        [&](int i, int c)
+            RI_AVX512 { return LoadHalf16(values + static_cast<size_t>(i) * dim + c * 16); },
+        count, dim, out);
+  }
+  constexpr int kDim = kChunks * 16;
+  alignas(64) float converted[16 * kDim];
+  for (int first = 0; first < count; first += 16) {
+    const int chunk = std::min(count - first, 16);
+    const uint16_t* chunk_values = values + static_cast<size_t>(first) * kDim;
+    for (int v = 0; v < chunk * kChunks; ++v) {
+      _mm512_store_ps(converted + v * 16, LoadHalf16(chunk_values + v * 16));
+    }
+    AccumulateAllQueriesAvx512<kChunks>(
+        weights + first, weight_stride, num_queries,
+        [&](int i, int c) RI_AVX512 { return _mm512_load_ps(converted + i * kDim + c * 16); },
+        chunk, dim, out);
+  }
+}
+
+RI_AVX512 void AccumulateValuesAvx512(const float* weights, size_t weight_stride, int num_queries,
+                                      const uint16_t* values, int count, int dim, float* out) {
   switch (dim) {
     case 64:
-      return AccumulateChunksAvx512<4>(weights, weight_stride, num_queries, values, count, dim, out);
+      return AccumulateChunksAvx512<4>(weights, weight_stride, num_queries, values, count, dim,
+                                       out);
     case 128:
-      return AccumulateChunksAvx512<8>(weights, weight_stride, num_queries, values, count, dim, out);
+      return AccumulateChunksAvx512<8>(weights, weight_stride, num_queries, values, count, dim,
+                                       out);
   }
   for (int d = 0; d < dim; d += 16) {
     for (int q = 0; q < num_queries; ++q) {
@@ -352,16 +444,45 @@ RI_AVX2 float PageUpperBoundAvx2(const float* queries, int num_queries, const fl
   return HorizontalSum(acc);
 }
 
-RI_AVX2 void ScoreKeysAvx2One(const float* query, const uint16_t* keys, int count, int dim,
-                              float scale, float* scores) {
-  for (int i = 0; i < count; ++i) {
-    const uint16_t* key = keys + static_cast<size_t>(i) * dim;
-    __m256 acc = _mm256_setzero_ps();
-    for (int d = 0; d < dim; d += 8) {
-      acc = _mm256_fmadd_ps(_mm256_loadu_ps(query + d), LoadHalf8(key + d), acc);
+// kQueries queries against 8 keys, one per lane, in ScoreScalar's order.
+template <int kQueries>
+RI_AVX2 void ScoreChunkAvx2(const float* queries, const uint16_t* chunk, size_t key_stride, int dim,
+                            float scale, float* scores, size_t score_stride) {
+  __m256 even[kQueries], odd[kQueries];
+  for (int q = 0; q < kQueries; ++q) even[q] = odd[q] = _mm256_setzero_ps();
+  for (int d = 0; d < dim; d += 2) {
+    const __m256 key_even = LoadHalf8(chunk + d * key_stride);
+    const __m256 key_odd = LoadHalf8(chunk + (d + 1) * key_stride);
+    for (int q = 0; q < kQueries; ++q) {
+      even[q] = _mm256_fmadd_ps(_mm256_set1_ps(queries[q * dim + d]), key_even, even[q]);
+      odd[q] = _mm256_fmadd_ps(_mm256_set1_ps(queries[q * dim + d + 1]), key_odd, odd[q]);
     }
-    scores[i] = HorizontalSum(acc) * scale;
   }
+  for (int q = 0; q < kQueries; ++q) {
+    _mm256_storeu_ps(scores + q * score_stride,
+                     _mm256_mul_ps(_mm256_add_ps(even[q], odd[q]), _mm256_set1_ps(scale)));
+  }
+}
+
+// Whole chunks of 8 keys; the last few keys take the scalar path, whose
+// order is the same.
+RI_AVX2 void ScoreRunAvx2(const float* queries, int num_queries, const uint16_t* keys,
+                          size_t key_stride, int count, int dim, float scale, float* scores,
+                          size_t score_stride) {
+  const int whole = count / 8 * 8;
+  for (int i = 0; i < whole; i += 8) {
+    int q = 0;
+    for (; q + 3 <= num_queries; q += 3) {
+      ScoreChunkAvx2<3>(queries + q * dim, keys + i, key_stride, dim, scale,
+                        scores + q * score_stride + i, score_stride);
+    }
+    for (; q < num_queries; ++q) {
+      ScoreChunkAvx2<1>(queries + q * dim, keys + i, key_stride, dim, scale,
+                        scores + q * score_stride + i, score_stride);
+    }
+  }
+  ScoreRunScalar(queries, num_queries, keys + whole, key_stride, count - whole, dim, scale,
+                 scores + whole, score_stride);
 }
 
 RI_AVX2 void AccumulateValuesAvx2(const float* weights, size_t weight_stride, int num_queries,
@@ -374,8 +495,8 @@ RI_AVX2 void AccumulateValuesAvx2(const float* weights, size_t weight_stride, in
       for (int i = 0; i < count; ++i) {
         const __m256 v = LoadHalf8(values + static_cast<size_t>(i) * dim + d);
         for (int q = 0; q < queries; ++q) {
-          acc[q] = _mm256_fmadd_ps(_mm256_set1_ps(weights[(q0 + q) * weight_stride + i]), v,
-                                   acc[q]);
+          acc[q] =
+              _mm256_fmadd_ps(_mm256_set1_ps(weights[(q0 + q) * weight_stride + i]), v, acc[q]);
         }
       }
       for (int q = 0; q < queries; ++q) _mm256_storeu_ps(out + (q0 + q) * dim + d, acc[q]);
@@ -387,29 +508,18 @@ RI_AVX2 void AccumulateValuesAvx2(const float* weights, size_t weight_stride, in
 
 // The SIMD paths need the head size to be a whole number of vectors (64,
 // 128, ... in every supported model); other sizes take the scalar path.
-void ScoreKeysF16(const float* queries, int num_queries, const uint16_t* keys, int count, int dim,
-                  float scale, float* scores, size_t score_stride) {
+void ScoreKeysF16(const float* queries, int num_queries, std::span<const F16KeyRun> runs,
+                  size_t key_stride, int dim, float scale, float* scores, size_t score_stride) {
   const SimdLevel level = ActiveSimdLevel();
   if (level == SimdLevel::kAvx512 && dim % 16 == 0) {
-    int q = 0;
-    for (; q + 6 <= num_queries; q += 6) {
-      ScoreKeysAvx512<6>(queries + q * dim, keys, count, dim, scale, scores + q * score_stride,
-                         score_stride);
-    }
-    for (; q + 3 <= num_queries; q += 3) {
-      ScoreKeysAvx512<3>(queries + q * dim, keys, count, dim, scale, scores + q * score_stride,
-                         score_stride);
-    }
-    for (; q < num_queries; ++q) {
-      ScoreKeysAvx512<1>(queries + q * dim, keys, count, dim, scale, scores + q * score_stride,
-                         score_stride);
-    }
-  } else if (level >= SimdLevel::kAvx2 && dim % 8 == 0) {
-    for (int q = 0; q < num_queries; ++q) {
-      ScoreKeysAvx2One(queries + q * dim, keys, count, dim, scale, scores + q * score_stride);
-    }
-  } else {
-    ScoreKeysScalar(queries, num_queries, keys, count, dim, scale, scores, score_stride);
+    return ScoreKeysAvx512(queries, num_queries, runs, key_stride, dim, scale, scores,
+                           score_stride);
+  }
+  const auto score_run = level >= SimdLevel::kAvx2 && dim % 8 == 0 ? ScoreRunAvx2 : ScoreRunScalar;
+  for (const F16KeyRun& run : runs) {
+    score_run(queries, num_queries, run.keys, key_stride, run.count, dim, scale, scores,
+              score_stride);
+    scores += run.count;
   }
 }
 

@@ -5,14 +5,25 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 
 namespace ri {
 
-// scores[q * score_stride + i] = scale * dot(queries[q], keys[i]) for the
-// `num_queries` queries (each `dim` floats, contiguous) and `count` keys
-// (each `dim` F16 values, contiguous).
-void ScoreKeysF16(const float* queries, int num_queries, const uint16_t* keys, int count, int dim,
-                  float scale, float* scores, size_t score_stride);
+// A run of `count` F16 keys stored dimension-major, as a KV page holds them:
+// dimension d of key i at keys[d * key_stride + i].
+struct F16KeyRun {
+  const uint16_t* keys;
+  int count;
+};
+
+// scores[q * score_stride + i] = scale * dot(queries[q], key i) for the
+// `num_queries` queries (each `dim` floats, contiguous) and the keys of
+// `runs`, numbered on from run to run. Every score sums its even and its odd
+// dimensions in two fused multiply-add chains, each in ascending order, and
+// scales their sum: the same bits at every SIMD level, whatever the other
+// queries and keys.
+void ScoreKeysF16(const float* queries, int num_queries, std::span<const F16KeyRun> runs,
+                  size_t key_stride, int dim, float scale, float* scores, size_t score_stride);
 
 // Quest's upper bound of q.k over a page for a group of queries:
 // sum over queries and dims of max(q[d] * key_min[d], q[d] * key_max[d]).

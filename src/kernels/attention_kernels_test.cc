@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <vector>
@@ -23,29 +24,60 @@ std::vector<uint16_t> RandomHalves(size_t n, std::mt19937& rng) {
   return halves;
 }
 
+// The order ScoreKeysF16 promises: even and odd dimensions in two fused
+// multiply-add chains, then their sum times the scale.
+float ScoreInPromisedOrder(const float* query, const std::vector<uint16_t>& keys, size_t key_stride,
+                           int key, int dim, float scale) {
+  float even = 0.0f, odd = 0.0f;
+  for (int d = 0; d < dim; ++d) {
+    float& chain = d % 2 == 0 ? even : odd;
+    chain = std::fma(query[d], Fp16ToFloat(keys[d * key_stride + key]), chain);
+  }
+  return (even + odd) * scale;
+}
+
+// Keys [0, count) of a dimension-major array as runs of up to run_size.
+std::vector<F16KeyRun> Runs(const std::vector<uint16_t>& keys, int count, int run_size) {
+  std::vector<F16KeyRun> runs;
+  for (int first = 0; first < count; first += run_size) {
+    runs.push_back({keys.data() + first, std::min(run_size, count - first)});
+  }
+  return runs;
+}
+
 TEST_P(AttentionKernelsTest, ScoresMatchBruteForce) {
   for (int dim : {8, 16, 64, 128, 40}) {
-    for (int count : {1, 3, 4, 5, 16, 37}) {
-      for (int queries : {1, 3, 4}) {
-        std::vector<float> q(queries * dim);
-        for (float& x : q) x = normal_(rng_);
-        const std::vector<uint16_t> keys = RandomHalves(static_cast<size_t>(count) * dim, rng_);
-        const size_t stride = count + 3;
-        std::vector<float> scores(queries * stride, -7.0f);
-        ScoreKeysF16(q.data(), queries, keys.data(), count, dim, 0.125f, scores.data(), stride);
-        for (int a = 0; a < queries; ++a) {
-          for (int i = 0; i < count; ++i) {
-            double dot = 0, magnitude = 0;
-            for (int d = 0; d < dim; ++d) {
-              const double term = q[a * dim + d] * static_cast<double>(Fp16ToFloat(keys[i * dim + d]));
-              dot += term;
-              magnitude += std::fabs(term);
+    for (int count : {1, 3, 4, 5, 16, 37, 70}) {
+      for (int queries : {1, 3, 4, 13}) {
+        for (int run_size : {5, 16, 32, 37}) {
+          std::vector<float> q(queries * dim);
+          for (float& x : q) x = normal_(rng_);
+          // Dimension-major, as a KV page holds them, with room to spare.
+          const size_t key_stride = count + 5;
+          const std::vector<uint16_t> keys = RandomHalves(key_stride * dim, rng_);
+          const size_t stride = count + 3;
+          std::vector<float> scores(queries * stride, -7.0f);
+          ScoreKeysF16(q.data(), queries, Runs(keys, count, run_size), key_stride, dim, 0.125f,
+                       scores.data(), stride);
+          for (int a = 0; a < queries; ++a) {
+            for (int i = 0; i < count; ++i) {
+              double dot = 0, magnitude = 0;
+              for (int d = 0; d < dim; ++d) {
+                const double term =
+                    q[a * dim + d] * static_cast<double>(Fp16ToFloat(keys[d * key_stride + i]));
+                dot += term;
+                magnitude += std::fabs(term);
+              }
+              const float score = scores[a * stride + i];
+              // float summation of `dim` terms: a few ulp of the magnitude.
+              ASSERT_NEAR(score, 0.125 * dot, 0.125 * magnitude * dim * 6e-8 + 1e-7)
+                  << "dim " << dim << " count " << count << " query " << a << " key " << i;
+              ASSERT_EQ(score,
+                        ScoreInPromisedOrder(q.data() + a * dim, keys, key_stride, i, dim, 0.125f))
+                  << "dim " << dim << " count " << count << " query " << a << " key " << i;
             }
-            // float summation of `dim` terms: a few ulp of the magnitude.
-            ASSERT_NEAR(scores[a * stride + i], 0.125 * dot, 0.125 * magnitude * dim * 6e-8 + 1e-7)
-                << "dim " << dim << " count " << count << " query " << a << " key " << i;
+            for (size_t i = count; i < stride; ++i) ASSERT_EQ(scores[a * stride + i], -7.0f);
           }
-          for (size_t i = count; i < stride; ++i) ASSERT_EQ(scores[a * stride + i], -7.0f);
         }
       }
     }
@@ -67,7 +99,8 @@ TEST_P(AttentionKernelsTest, AccumulationMatchesBruteForce) {
           for (int d = 0; d < dim; ++d) {
             double expected = start[a * dim + d], magnitude = std::fabs(expected);
             for (int i = 0; i < count; ++i) {
-              const double term = weights[a * stride + i] * static_cast<double>(Fp16ToFloat(values[i * dim + d]));
+              const double term =
+                  weights[a * stride + i] * static_cast<double>(Fp16ToFloat(values[i * dim + d]));
               expected += term;
               magnitude += std::fabs(term);
             }
@@ -84,16 +117,17 @@ TEST_P(AttentionKernelsTest, AccumulationMatchesBruteForce) {
 // get the bits it gets alone.
 TEST_P(AttentionKernelsTest, ResultsDoNotDependOnOtherQueriesOrKeys) {
   for (int dim : {64, 128, 40}) {
-    constexpr int kQueries = 13, kKeys = 16;
+    constexpr int kQueries = 50, kKeys = 37;
     std::vector<float> q(kQueries * dim);
     for (float& x : q) x = normal_(rng_);
     const std::vector<uint16_t> keys = RandomHalves(static_cast<size_t>(kKeys) * dim, rng_);
     std::vector<float> all(kQueries * kKeys);
-    ScoreKeysF16(q.data(), kQueries, keys.data(), kKeys, dim, 0.125f, all.data(), kKeys);
+    ScoreKeysF16(q.data(), kQueries, Runs(keys, kKeys, 16), kKeys, dim, 0.125f, all.data(), kKeys);
     for (int a = 0; a < kQueries; ++a) {
       for (int count = 1; count <= kKeys; ++count) {
         std::vector<float> alone(count);
-        ScoreKeysF16(q.data() + a * dim, 1, keys.data(), count, dim, 0.125f, alone.data(), count);
+        ScoreKeysF16(q.data() + a * dim, 1, Runs(keys, count, count), kKeys, dim, 0.125f,
+                     alone.data(), count);
         for (int i = 0; i < count; ++i) {
           ASSERT_EQ(alone[i], all[a * kKeys + i])
               << "dim " << dim << " query " << a << " count " << count;
@@ -125,7 +159,8 @@ TEST_P(AttentionKernelsTest, SoftmaxMatchesBruteForce) {
     SoftmaxRows(scores.data(), rows, count, stride, lse.data());
     for (int r = 0; r < rows; ++r) {
       double max_score = -INFINITY, sum = 0;
-      for (int i = 0; i < count; ++i) max_score = std::max<double>(max_score, original[r * stride + i]);
+      for (int i = 0; i < count; ++i)
+        max_score = std::max<double>(max_score, original[r * stride + i]);
       for (int i = 0; i < count; ++i) sum += std::exp(original[r * stride + i] - max_score);
       for (int i = 0; i < count; ++i) {
         const double shift = original[r * stride + i] - max_score;
@@ -138,7 +173,8 @@ TEST_P(AttentionKernelsTest, SoftmaxMatchesBruteForce) {
             << "count " << count;
       }
       ASSERT_NEAR(lse[r], max_score + std::log(sum), 2e-6 * (1 + std::fabs(max_score)));
-      for (size_t i = count; i < stride; ++i) ASSERT_EQ(scores[r * stride + i], original[r * stride + i]);
+      for (size_t i = count; i < stride; ++i)
+        ASSERT_EQ(scores[r * stride + i], original[r * stride + i]);
     }
   }
 }

@@ -1,7 +1,9 @@
 #include "kv/paged_kv_cache.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <limits>
+#include <new>
 
 #include "kernels/attention_kernels.h"
 #include "util/error.h"
@@ -10,18 +12,28 @@ namespace ri {
 
 namespace {
 
+constexpr size_t kCacheLine = 64;
+constexpr size_t kHalvesPerLine = kCacheLine / sizeof(uint16_t);
+
 // Empty bounds, which the first key widening them replaces.
 void ResetBounds(float* lo, float* hi, int dim) {
   std::fill(lo, lo + dim, std::numeric_limits<float>::infinity());
   std::fill(hi, hi + dim, -std::numeric_limits<float>::infinity());
 }
 
+// F16 elements from one page to the next: its keys and values in whole cache
+// lines, plus one line, so that pages (often a multiple of 4 KB) do not all
+// fall into the same L1 sets, where the pages prefetched ahead would evict
+// each other.
+size_t PageStride(const KvGeometry& g) {
+  const size_t elements = 2 * static_cast<size_t>(g.num_kv_heads) * g.page_size * g.head_dim;
+  return (elements + kHalvesPerLine - 1) / kHalvesPerLine * kHalvesPerLine + kHalvesPerLine;
+}
+
 }  // namespace
 
 KvPagePool::KvPagePool(const KvGeometry& geometry)
-    : geometry_(geometry),
-      page_elements_(2 * static_cast<size_t>(geometry.num_kv_heads) * geometry.page_size *
-                     geometry.head_dim) {
+    : geometry_(geometry), page_stride_(PageStride(geometry)) {
   const int page_size = geometry.page_size;
   if (page_size <= 0 || (page_size & (page_size - 1)) != 0) {
     Fail("page size must be a positive power of two, got {}", page_size);
@@ -29,7 +41,7 @@ KvPagePool::KvPagePool(const KvGeometry& geometry)
 }
 
 size_t KvPagePool::page_bytes() const {
-  return page_elements_ * sizeof(uint16_t) +
+  return page_stride_ * sizeof(uint16_t) +
          2 * static_cast<size_t>(geometry_.num_kv_heads) * geometry_.head_dim * sizeof(float);
 }
 
@@ -42,7 +54,7 @@ size_t KvPagePool::ValueOffset(int kv_head) const {
 }
 
 uint16_t* KvPagePool::Slot(int page) const {
-  return slabs_[page / kPagesPerSlab].get() + (page % kPagesPerSlab) * page_elements_;
+  return slabs_[page / kPagesPerSlab].get() + (page % kPagesPerSlab) * page_stride_;
 }
 
 float* KvPagePool::Bounds(int page) const {
@@ -59,7 +71,11 @@ int KvPagePool::Allocate() {
   if (allocated_ % kPagesPerSlab == 0) {
     const size_t bound_floats =
         2 * static_cast<size_t>(geometry_.num_kv_heads) * geometry_.head_dim;
-    slabs_.push_back(std::make_unique<uint16_t[]>(kPagesPerSlab * page_elements_));
+    const size_t bytes = kPagesPerSlab * page_stride_ * sizeof(uint16_t);
+    auto* slab = static_cast<uint16_t*>(std::aligned_alloc(kCacheLine, bytes));
+    if (slab == nullptr) throw std::bad_alloc();
+    std::fill_n(slab, bytes / sizeof(uint16_t), uint16_t{0});
+    slabs_.emplace_back(slab);
     bound_slabs_.push_back(std::make_unique<float[]>(kPagesPerSlab * bound_floats));
   }
   return allocated_++;
@@ -67,8 +83,23 @@ int KvPagePool::Allocate() {
 
 void KvPagePool::Release(int page) { free_.push_back(page); }
 
+void KvPagePool::FreeAligned::operator()(uint16_t* slab) const { std::free(slab); }
+
+void KvPagePool::StoreKey(int page, int kv_head, int slot, const uint16_t* key) {
+  uint16_t* to = keys(page, kv_head) + slot;
+  for (int d = 0; d < geometry_.head_dim; ++d) to[d * geometry_.page_size] = key[d];
+}
+
+void KvPagePool::LoadKey(int page, int kv_head, int slot, uint16_t* key) const {
+  const uint16_t* from = keys(page, kv_head) + slot;
+  for (int d = 0; d < geometry_.head_dim; ++d) key[d] = from[d * geometry_.page_size];
+}
+
 SequenceKvCache::SequenceKvCache(KvPagePool& pool)
-    : pool_(pool), pages_(pool.geometry().num_layers), lengths_(pool.geometry().num_layers, 0) {}
+    : pool_(pool),
+      pages_(pool.geometry().num_layers),
+      lengths_(pool.geometry().num_layers, 0),
+      key_row_(pool.geometry().head_dim) {}
 
 SequenceKvCache::~SequenceKvCache() { Clear(); }
 
@@ -136,8 +167,8 @@ void SequenceKvCache::Write(int layer, int position, const float* key, const flo
     float* lo = pool_.key_min(page, h);
     float* hi = pool_.key_max(page, h);
     if (slot == 0) ResetBounds(lo, hi, g.head_dim);
-    WidenKeyBounds(pool_.keys(page, h) + static_cast<size_t>(slot) * g.head_dim, 1, g.head_dim,
-                   lo, hi);
+    pool_.LoadKey(page, h, slot, key_row_.data());
+    WidenKeyBounds(key_row_.data(), 1, g.head_dim, lo, hi);
   }
   lengths_[layer] = length + 1;
 }
@@ -167,9 +198,9 @@ int SequenceKvCache::StoreEntry(int layer, int position, const float* key, const
   const int slot = position % g.page_size;
   for (int h = 0; h < g.num_kv_heads; ++h) {
     const size_t offset = static_cast<size_t>(h) * g.head_dim;
-    const size_t slot_offset = static_cast<size_t>(slot) * g.head_dim;
-    FloatsToF16(key + offset, g.head_dim, pool_.keys(page, h) + slot_offset);
-    FloatsToF16(value + offset, g.head_dim, pool_.values(page, h) + slot_offset);
+    FloatsToF16(key + offset, g.head_dim, key_row_.data());
+    pool_.StoreKey(page, h, slot, key_row_.data());
+    FloatsToF16(value + offset, g.head_dim, pool_.values(page, h) + slot * g.head_dim);
   }
   return page;
 }
@@ -182,7 +213,10 @@ void SequenceKvCache::RecomputeBounds(int layer, int page_index) {
     float* lo = pool_.key_min(page, h);
     float* hi = pool_.key_max(page, h);
     ResetBounds(lo, hi, g.head_dim);
-    WidenKeyBounds(pool_.keys(page, h), filled, g.head_dim, lo, hi);
+    for (int slot = 0; slot < filled; ++slot) {
+      pool_.LoadKey(page, h, slot, key_row_.data());
+      WidenKeyBounds(key_row_.data(), 1, g.head_dim, lo, hi);
+    }
   }
 }
 

@@ -31,11 +31,17 @@ class KvPagePool {
   int Allocate();
   void Release(int page);
 
-  // Keys of (page, kv head): page_size x head_dim F16 values, position-major.
+  // Keys of (page, kv head): head_dim x page_size F16 values,
+  // dimension-major (dimension d of slot s at [d * page_size + s]), so that
+  // attention scores a run of keys one key per SIMD lane with no sums across
+  // lanes. Values: page_size x head_dim, position-major.
   uint16_t* keys(int page, int kv_head) { return Slot(page) + KeyOffset(kv_head); }
   const uint16_t* keys(int page, int kv_head) const { return Slot(page) + KeyOffset(kv_head); }
   uint16_t* values(int page, int kv_head) { return Slot(page) + ValueOffset(kv_head); }
   const uint16_t* values(int page, int kv_head) const { return Slot(page) + ValueOffset(kv_head); }
+  // The key at `slot`: head_dim F16 values, from or to a contiguous row.
+  void StoreKey(int page, int kv_head, int slot, const uint16_t* key);
+  void LoadKey(int page, int kv_head, int slot, uint16_t* key) const;
   // Element-wise key bounds of (page, kv head): head_dim floats each.
   float* key_min(int page, int kv_head) { return Bounds(page) + 2 * kv_head * geometry_.head_dim; }
   const float* key_min(int page, int kv_head) const {
@@ -48,7 +54,8 @@ class KvPagePool {
 
   int pages_in_use() const { return static_cast<int>(allocated_ - free_.size()); }
   int pages_allocated() const { return allocated_; }
-  // Bytes of one page: keys, values and bounds of every kv head.
+  // Bytes of one page: keys, values and bounds of every kv head, and the
+  // padding that staggers pages across cache sets.
   size_t page_bytes() const;
   // Bytes of K or V for one position of one kv head.
   size_t position_bytes() const { return static_cast<size_t>(geometry_.head_dim) * 2; }
@@ -61,8 +68,13 @@ class KvPagePool {
   float* Bounds(int page) const;
 
   KvGeometry geometry_;
-  size_t page_elements_;  // F16 elements per page (keys and values)
-  std::vector<std::unique_ptr<uint16_t[]>> slabs_;
+  size_t page_stride_;  // F16 elements from one page to the next (PageStride)
+  struct FreeAligned {
+    void operator()(uint16_t* slab) const;
+  };
+  // Cache-line aligned, so that attention's 32- and 64-byte loads of keys
+  // and values never straddle two lines.
+  std::vector<std::unique_ptr<uint16_t[], FreeAligned>> slabs_;
   std::vector<std::unique_ptr<float[]>> bound_slabs_;
   std::vector<int> free_;
   int allocated_ = 0;
@@ -93,8 +105,7 @@ class SequenceKvCache {
   // Overwrites stored positions (row r's K and V at r * num_kv_heads *
   // head_dim), recomputing the bounds of each page once after a run of
   // writes into it rather than after every write.
-  void Overwrite(int layer, std::span<const int> positions, const float* keys,
-                 const float* values);
+  void Overwrite(int layer, std::span<const int> positions, const float* keys, const float* values);
 
   // Returns one page of a layer to the pool (an eviction): its table entry
   // becomes -1 and it must not be read or written again.
@@ -115,6 +126,7 @@ class SequenceKvCache {
   KvPagePool& pool_;
   std::vector<std::vector<int>> pages_;  // [layer] -> page ids
   std::vector<int> lengths_;             // [layer]
+  std::vector<uint16_t> key_row_;        // one head's F16 key, contiguous
 };
 
 }  // namespace ri

@@ -22,7 +22,7 @@ void ExpectBoundsExact(const SequenceKvCache& cache, int layer, int page_index) 
     for (int d = 0; d < g.head_dim; ++d) {
       float lo = 1e30f, hi = -1e30f;
       for (int s = 0; s < filled; ++s) {
-        const float k = Fp16ToFloat(cache.pool().keys(page, h)[s * g.head_dim + d]);
+        const float k = Fp16ToFloat(cache.pool().keys(page, h)[d * g.page_size + s]);
         lo = std::min(lo, k);
         hi = std::max(hi, k);
       }
@@ -51,12 +51,13 @@ TEST(PagedKvCacheTest, BoundsStayExactUnderAppendsAndOverwrites) {
     ExpectBoundsExact(cache, 0, position / kGeometry.page_size);
   }
   for (int j = 0; j < cache.num_pages(0); ++j) ExpectBoundsExact(cache, 0, j);
-  // Stored keys are the F16 roundings of the last value written at each position.
+  // Stored keys are the F16 roundings of the last value written at each
+  // position, dimension-major within their page.
   for (int p = 0; p < cache.length(0); ++p) {
     const int page = cache.page(0, p / kGeometry.page_size);
     for (int h = 0; h < kGeometry.num_kv_heads; ++h) {
       for (int d = 0; d < kGeometry.head_dim; ++d) {
-        ASSERT_EQ(pool.keys(page, h)[(p % kGeometry.page_size) * kGeometry.head_dim + d],
+        ASSERT_EQ(pool.keys(page, h)[d * kGeometry.page_size + p % kGeometry.page_size],
                   FloatToFp16(written[p][h * kGeometry.head_dim + d]));
       }
     }
