@@ -85,7 +85,7 @@ void Shapes(benchmark::internal::Benchmark* b) {
   b->ArgNames({"rows", "cols", "type", "num_x", "threads", "cold", "q8"});
   for (int type : {static_cast<int>(TensorType::Q4_1), static_cast<int>(TensorType::Q8_0)}) {
     for (auto [rows, cols] : {std::pair<int, int>{1536, 576}, {576, 1536}, {576, 576}, {49152, 576}}) {
-      for (int num_x : {1, 2, 4, 8}) {
+      for (int num_x : {1, 2, 4, 8, 256}) {
         for (int threads : {1, 2}) {
           for (int cold : {0, 1}) {
             for (int q8 : {0, 1}) b->Args({rows, cols, type, num_x, threads, cold, q8});

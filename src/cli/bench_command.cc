@@ -12,6 +12,7 @@
 
 #include "cli/commands.h"
 #include "cli/engine_options.h"
+#include "kernels/cpu_features.h"
 #include "kernels/memory_bandwidth.h"
 #include "util/error.h"
 #include "util/seconds.h"
@@ -58,9 +59,11 @@ int RunBench(const BenchArguments& args) {
   }
   const double bandwidth = MeasureReadBandwidth(*engine.threads);
   const double weight_bytes = static_cast<double>(engine.model->WeightBytesPerPass());
-  fmt::print("model {}, {} threads, batch {}, measured read bandwidth {:.1f} GB/s, weights {:.1f} MB per pass\n\n",
-             config.name, engine.threads->num_threads(), args.batch, bandwidth / 1e9,
-             weight_bytes / 1e6);
+  fmt::print(
+      "model {}, {} threads, batch {}, kernels {}, measured read bandwidth {:.1f} GB/s, weights "
+      "{:.1f} MB per pass\n\n",
+      config.name, engine.threads->num_threads(), args.batch, ActiveKernelsName(), bandwidth / 1e9,
+      weight_bytes / 1e6);
   fmt::print("| context | policy | prefill tok/s | decode tok/s (median, min-max) | KV MB/token | "
              "bytes/token (MB) | bandwidth bound |\n");
   fmt::print("| ---: | --- | ---: | ---: | ---: | ---: | ---: |\n");

@@ -1,6 +1,8 @@
 #include "kernels/cpu_features.h"
 
 #include <cpuid.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -16,6 +18,16 @@ namespace {
 // XCR0 bits the OS must enable for the register state of each level.
 constexpr uint64_t kXcr0Avx = 0x6;      // SSE + AVX (ymm) state
 constexpr uint64_t kXcr0Avx512 = 0xE6;  // plus opmask, zmm0-15 upper, zmm16-31
+constexpr uint64_t kXcr0Amx = 0x60000;  // tile configuration and tile data
+
+// Linux's arch_prctl request for an extended state component, and AMX tile
+// data's component number.
+constexpr int kArchRequestXcompPermission = 0x1023;
+constexpr int kXfeatureTileData = 18;
+
+bool RequestAmxPermission() {
+  return syscall(SYS_arch_prctl, kArchRequestXcompPermission, kXfeatureTileData) == 0;
+}
 
 uint64_t ReadXcr0() {
   uint32_t eax, edx;
@@ -49,6 +61,8 @@ CpuFeatures QueryCpu() {
     uint32_t eax1, ebx1, ecx1, edx1;
     __cpuid_count(7, 1, eax1, ebx1, ecx1, edx1);
     f.avx512bf16 = eax1 & bit_AVX512BF16;
+    f.amx_int8 = (edx & bit_AMX_TILE) && (edx & bit_AMX_INT8) && f.avx512vnni &&
+                 (xcr0 & kXcr0Amx) == kXcr0Amx && RequestAmxPermission();
   }
   return f;
 }
@@ -74,6 +88,14 @@ SimdLevel InitialLevel() {
   return std::min(detected, ParseLevel(cap));
 }
 
+std::atomic<bool>& AmxEnabled() {
+  static std::atomic<bool> enabled{[] {
+    const char* setting = std::getenv("RETROINFER_AMX");
+    return setting == nullptr || std::string_view(setting) != "off";
+  }()};
+  return enabled;
+}
+
 std::atomic<SimdLevel>& ActiveLevel() {
   static std::atomic<SimdLevel> level{InitialLevel()};
   return level;
@@ -92,6 +114,20 @@ SimdLevel ActiveSimdLevel() { return ActiveLevel().load(std::memory_order_relaxe
 
 SimdLevel ForceSimdLevel(SimdLevel level) {
   return ActiveLevel().exchange(std::min(level, DetectSimdLevel()));
+}
+
+bool AmxActive() {
+  return GetCpuFeatures().amx_int8 && ActiveSimdLevel() == SimdLevel::kAvx512 &&
+         AmxEnabled().load(std::memory_order_relaxed);
+}
+
+bool ForceAmx(bool enabled) { return AmxEnabled().exchange(enabled); }
+
+std::string ActiveKernelsName() {
+  std::string name(SimdLevelName(ActiveSimdLevel()));
+  if (ActiveSimdLevel() == SimdLevel::kAvx512 && GetCpuFeatures().avx512vnni) name += "+vnni";
+  if (AmxActive()) name += "+amx";
+  return name;
 }
 
 std::string_view SimdLevelName(SimdLevel level) {

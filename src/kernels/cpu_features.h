@@ -3,9 +3,11 @@
 //
 // The environment variable RETROINFER_SIMD=scalar|avx2|avx512 caps the level
 // for the whole process (read once, at the first ActiveSimdLevel call; any
-// other value makes that call throw ri::Error).
+// other value makes that call throw ri::Error). RETROINFER_AMX=off keeps the
+// integer kernels off AMX tiles (to compare; the results are the same).
 #pragma once
 
+#include <string>
 #include <string_view>
 
 namespace ri {
@@ -24,6 +26,9 @@ struct CpuFeatures {
   bool avx512vnni = false;  // the integer (Q8 activation) kernel's AVX-512 path
   bool avx512vbmi = false;
   bool avx512bf16 = false;  // informational: no kernel needs it
+  // AMX tiles with int8 dot products, and the OS lets this process use them
+  // (Linux asks each process to request the tile state; QueryCpu does).
+  bool amx_int8 = false;
 };
 const CpuFeatures& GetCpuFeatures();
 
@@ -36,5 +41,16 @@ SimdLevel ActiveSimdLevel();
 // Forces a level (clamped to what the CPU supports); returns the previous one.
 SimdLevel ForceSimdLevel(SimdLevel level);
 std::string_view SimdLevelName(SimdLevel level);
+
+// Whether the integer matmul kernels use AMX tiles for groups of activation
+// rows: the CPU and OS allow it, the active level is AVX-512 (with VNNI),
+// and neither RETROINFER_AMX=off nor ForceAmx(false) turned it off.
+bool AmxActive();
+// Turns AMX use on (where the CPU allows) or off; returns the previous choice.
+bool ForceAmx(bool enabled);
+
+// The kernels in use, for reports: the active level, plus "+vnni" and "+amx"
+// where the integer kernels use them (e.g. "avx512+vnni+amx").
+std::string ActiveKernelsName();
 
 }  // namespace ri

@@ -91,7 +91,13 @@ void MatMulQ8Rows(const WeightMatrix& w, const Q8Activations& x, float* y, size_
   if (level == SimdLevel::kScalar) {
     simd::MatMulQ8RowsScalar(w, x, y, y_stride, row_begin, row_end);
   } else if (UsesStrips(w)) {
-    simd::MatMulQ8StripsAvx512Vnni(w, x, y, y_stride, row_begin, row_end);
+    // Whole groups of kAmxRows rows on AMX tiles, the rest on VNNI: the same
+    // bits either way.
+    const int amx_rows = AmxActive() ? x.num_rows() / simd::kAmxRows * simd::kAmxRows : 0;
+    if (amx_rows > 0) simd::MatMulQ8StripsAmx(w, x, amx_rows, y, y_stride, row_begin, row_end);
+    if (amx_rows < x.num_rows()) {
+      simd::MatMulQ8StripsAvx512Vnni(w, x, amx_rows, y, y_stride, row_begin, row_end);
+    }
   } else {
     simd::MatMulQ8RowsAvx2(w, x, y, y_stride, row_begin, row_end);
   }

@@ -16,7 +16,6 @@
 // integer dot product.
 #include <algorithm>
 #include <cstring>
-#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -32,19 +31,6 @@ namespace {
 // products stay in registers. 8 rows in one pass measured 1.4x slower than
 // two passes of 4 (hot, one thread, 1536 x 576: 36.9 against 26.3 us).
 constexpr int kMaxRows = 4;
-
-template <class Format>
-constexpr bool kIsQ8_0 = std::is_same_v<Format, FormatQ8_0>;
-template <class Format>
-constexpr TensorType kType = kIsQ8_0<Format>      ? TensorType::Q8_0
-                             : Format::kHasOffset ? TensorType::Q4_1
-                                                  : TensorType::Q4_0;
-
-// The weight bias subtracted as (sum of activation codes) << kBiasShift.
-template <class Format>
-constexpr int kBiasShift = kIsQ8_0<Format>          ? 7
-                           : Format::kCodeBias == 8 ? 3
-                                                    : 0;
 
 // The 4 signed codes at s8 in every lane.
 [[gnu::always_inline]] inline __m512i Broadcast(const int8_t* s8) {
@@ -96,9 +82,10 @@ void InterleaveFourRows(const Q8Activations& x, int m0, int64_t b, int32_t* word
   }
 }
 
-// The rows of x in groups of up to kMaxRows, each interleaved into
-// `storage` (a single row is left where it is).
-void GroupRows(const Q8Activations& x, GroupStorage& storage, std::vector<RowGroup>& groups) {
+// The rows of x from first_row on in groups of up to kMaxRows, each
+// interleaved into `storage` (a single row is left where it is).
+void GroupRows(const Q8Activations& x, int first_row, GroupStorage& storage,
+               std::vector<RowGroup>& groups) {
   const int64_t blocks = x.num_blocks();
   const size_t fields = static_cast<size_t>(x.num_rows()) * blocks;
   storage.words.resize(fields * 8);
@@ -106,7 +93,7 @@ void GroupRows(const Q8Activations& x, GroupStorage& storage, std::vector<RowGro
   storage.code_sums.resize(fields);
   storage.scaled_sums.resize(fields);
   groups.clear();
-  for (int m0 = 0; m0 < x.num_rows(); m0 += kMaxRows) {
+  for (int m0 = first_row; m0 < x.num_rows(); m0 += kMaxRows) {
     const int rows = std::min(kMaxRows, x.num_rows() - m0);
     if (rows == 1) {
       groups.push_back({x.codes(m0, 0), x.scales(m0), x.code_sums(m0), x.scaled_sums(m0)});
@@ -260,8 +247,8 @@ template <class Format, int R, int S>
 }
 
 template <class Format>
-void RunStrips(const WeightMatrix& w, const Q8Activations& x, float* y, size_t y_stride,
-               int64_t row_begin, int64_t row_end) {
+void RunStrips(const WeightMatrix& w, const Q8Activations& x, int first_row, float* y,
+               size_t y_stride, int64_t row_begin, int64_t row_end) {
   const WeightStrips& strips = *w.strips;
   constexpr int64_t kRows = WeightStrips::kRows;
   const size_t strip_bytes = strips.strip_bytes();
@@ -269,23 +256,25 @@ void RunStrips(const WeightMatrix& w, const Q8Activations& x, float* y, size_t y
   thread_local GroupStorage storage;
   thread_local std::vector<RowGroup> groups;
   thread_local uint64_t grouped_version = 0;
-  if (grouped_version != x.version()) {
-    GroupRows(x, storage, groups);
+  thread_local int grouped_first_row = 0;
+  if (grouped_version != x.version() || grouped_first_row != first_row) {
+    GroupRows(x, first_row, storage, groups);
     grouped_version = x.version();
+    grouped_first_row = first_row;
   }
   const int64_t last_strip = (row_end - 1) / kRows;
   for (int64_t chunk = row_begin / kRows; chunk <= last_strip;
        chunk += WeightStrips::kChunkStrips) {
     const int64_t chunk_last = std::min(last_strip, chunk + WeightStrips::kChunkStrips - 1);
-    for (int m0 = 0; m0 < x.num_rows(); m0 += kMaxRows) {
+    for (int m0 = first_row; m0 < x.num_rows(); m0 += kMaxRows) {
       const int rows = std::min(kMaxRows, x.num_rows() - m0);
-      const RowGroup& group = groups[m0 / kMaxRows];
+      const RowGroup& group = groups[(m0 - first_row) / kMaxRows];
       // Two strips at a time for several rows (see StripsTimesRows), once
       // the first group brought the chunk into the cache: from memory, one
       // strip at a time streams faster (cold, 4 rows of 1536 x 576 on two
       // threads: 14 us, against 17-20 us for pairs).
       for (int64_t s = chunk; s <= chunk_last;) {
-        const int pair = m0 > 0 && rows >= 3 && s + 1 <= chunk_last ? 2 : 1;
+        const int pair = m0 > first_row && rows >= 3 && s + 1 <= chunk_last ? 2 : 1;
         __m512 sums[2][kMaxRows];
         [&]<int... kR>(std::integer_sequence<int, kR...>) {
           ((rows == kR + 1 &&
@@ -306,16 +295,11 @@ void RunStrips(const WeightMatrix& w, const Q8Activations& x, float* y, size_t y
 
 }  // namespace
 
-void MatMulQ8StripsAvx512Vnni(const WeightMatrix& w, const Q8Activations& x, float* y,
-                              size_t y_stride, int64_t row_begin, int64_t row_end) {
-  switch (w.type) {
-    case TensorType::Q4_0:
-      return RunStrips<FormatQ4_0>(w, x, y, y_stride, row_begin, row_end);
-    case TensorType::Q4_1:
-      return RunStrips<FormatQ4_1>(w, x, y, y_stride, row_begin, row_end);
-    default:
-      return RunStrips<FormatQ8_0>(w, x, y, y_stride, row_begin, row_end);
-  }
+void MatMulQ8StripsAvx512Vnni(const WeightMatrix& w, const Q8Activations& x, int first_row,
+                              float* y, size_t y_stride, int64_t row_begin, int64_t row_end) {
+  WithFormat(w.type, [&]<class Format>(Format) {
+    RunStrips<Format>(w, x, first_row, y, y_stride, row_begin, row_end);
+  });
 }
 
 }  // namespace ri::simd

@@ -26,6 +26,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #include "kernels/matmul.h"
 #include "kernels/q8_activations.h"
@@ -55,6 +56,21 @@ struct FormatQ8_0 {
 };
 
 constexpr int kPartialSums = 8;
+
+// What the strip kernels (weight_strips.h) need of a format: its tensor
+// type, and the weight bias they subtract as (sum of activation codes) <<
+// kBiasShift (Q4_0's nibbles enter without their 8, Q8_0's codes as code +
+// 128).
+template <class Format>
+constexpr bool kIsQ8_0 = std::is_same_v<Format, FormatQ8_0>;
+template <class Format>
+constexpr TensorType kType = kIsQ8_0<Format>      ? TensorType::Q8_0
+                             : Format::kHasOffset ? TensorType::Q4_1
+                                                  : TensorType::Q4_0;
+template <class Format>
+constexpr int kBiasShift = kIsQ8_0<Format>          ? 7
+                           : Format::kCodeBias == 8 ? 3
+                                                    : 0;
 
 // The final sum of the partial sums, in the order above (static: each ISA
 // file keeps its own copy).
@@ -117,18 +133,26 @@ void RunQ8Rows(const WeightMatrix& w, const Q8Activations& x, float* y, size_t y
   }
 }
 
+// Calls run(Format{}) with the format of `type`: Q4_0, Q4_1 or Q8_0.
+template <class Run>
+void WithFormat(TensorType type, Run run) {
+  switch (type) {
+    case TensorType::Q4_0:
+      return run(FormatQ4_0{});
+    case TensorType::Q4_1:
+      return run(FormatQ4_1{});
+    default:
+      return run(FormatQ8_0{});
+  }
+}
+
 // Entry point of an ISA file: w.type is Q4_0, Q4_1 or Q8_0.
 template <class Isa>
 void MatMulQ8Rows(const WeightMatrix& w, const Q8Activations& x, float* y, size_t y_stride,
                   int64_t row_begin, int64_t row_end) {
-  switch (w.type) {
-    case TensorType::Q4_0:
-      return RunQ8Rows<Isa, FormatQ4_0>(w, x, y, y_stride, row_begin, row_end);
-    case TensorType::Q4_1:
-      return RunQ8Rows<Isa, FormatQ4_1>(w, x, y, y_stride, row_begin, row_end);
-    default:
-      return RunQ8Rows<Isa, FormatQ8_0>(w, x, y, y_stride, row_begin, row_end);
-  }
+  WithFormat(w.type, [&]<class Format>(Format) {
+    RunQ8Rows<Isa, Format>(w, x, y, y_stride, row_begin, row_end);
+  });
 }
 
 // The instantiations, compiled with their ISA's flags.
@@ -136,8 +160,13 @@ void MatMulQ8RowsScalar(const WeightMatrix& w, const Q8Activations& x, float* y,
                         int64_t row_begin, int64_t row_end);
 void MatMulQ8RowsAvx2(const WeightMatrix& w, const Q8Activations& x, float* y, size_t y_stride,
                       int64_t row_begin, int64_t row_end);
-// w.strips built (weight_strips.h).
-void MatMulQ8StripsAvx512Vnni(const WeightMatrix& w, const Q8Activations& x, float* y,
-                              size_t y_stride, int64_t row_begin, int64_t row_end);
+// w.strips built (weight_strips.h). The VNNI kernel takes the activation
+// rows from first_row on (a multiple of kAmxRows); the AMX kernel the first
+// num_rows (a multiple of kAmxRows), where AmxActive().
+constexpr int kAmxRows = 16;
+void MatMulQ8StripsAvx512Vnni(const WeightMatrix& w, const Q8Activations& x, int first_row,
+                              float* y, size_t y_stride, int64_t row_begin, int64_t row_end);
+void MatMulQ8StripsAmx(const WeightMatrix& w, const Q8Activations& x, int num_rows, float* y,
+                       size_t y_stride, int64_t row_begin, int64_t row_end);
 
 }  // namespace ri::simd

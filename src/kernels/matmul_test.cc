@@ -491,10 +491,12 @@ TEST(Q8MatMulTest, MatchesDoubleReferenceAtEverySimdLevel) {
 // The Q8 kernels run the same float operations in the same order at every
 // level (matmul_q8_simd.h): results equal the scalar kernel's bit for bit,
 // with and without the strips that PrepareForKernels builds (on CPUs with
-// AVX-512 VNNI, for Q4 types), for any row range.
+// AVX-512 VNNI), with and without AMX tiles (where the CPU has them), for
+// any row range.
 TEST(Q8MatMulTest, EveryLevelEqualsScalarBitForBit) {
   std::mt19937 rng(23);
-  constexpr int kRows = 45, kMaxX = 17;  // a partial strip of 16 rows; two tiles of 8 and one row
+  // A partial strip of 16 rows; up to two AMX tiles of 16 activation rows and three more.
+  constexpr int kRows = 45, kMaxX = 35;
   for (TensorType type : kQ8Types) {
     // Every length of a last group of 8 blocks (and of a last pair), alone
     // and after whole groups.
@@ -510,21 +512,26 @@ TEST(Q8MatMulTest, EveryLevelEqualsScalarBitForBit) {
       }
       for (SimdLevel level : SupportedLevels()) {
         SimdLevelGuard guard(level);
-        for (const WeightMatrix& w : WithAndWithoutStrips(matrix.w)) {
-          for (int num_x : {1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 17}) {
-            std::vector<float> y(num_x * kRows);
-            MatMulRows(w, x.data(), num_x, cols, y.data(), kRows, 0, kRows);
-            ASSERT_EQ(0, std::memcmp(y.data(), expected.data(), y.size() * sizeof(float)))
-                << Label(level, type, cols, num_x) << StripsLabel(w);
-            // Rows 5 .. 36 alone: the same values, the other rows untouched.
-            std::vector<float> part(num_x * kRows, -1.0f);
-            MatMulRows(w, x.data(), num_x, cols, part.data(), kRows, 5, 37);
-            for (int i = 0; i < num_x * kRows; ++i) {
-              const int r = i % kRows;
-              ASSERT_EQ(r >= 5 && r < 37 ? expected[i] : -1.0f, part[i])
-                  << Label(level, type, cols, num_x) << StripsLabel(w) << " row " << r;
+        for (const bool amx : {false, true}) {
+          const bool previous_amx = ForceAmx(amx);
+          for (const WeightMatrix& w : WithAndWithoutStrips(matrix.w)) {
+            for (int num_x : {1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 16, 17, 32, 35}) {
+              const std::string label =
+                  Label(level, type, cols, num_x) + StripsLabel(w) + (amx ? " amx" : "");
+              std::vector<float> y(num_x * kRows);
+              MatMulRows(w, x.data(), num_x, cols, y.data(), kRows, 0, kRows);
+              ASSERT_EQ(0, std::memcmp(y.data(), expected.data(), y.size() * sizeof(float)))
+                  << label;
+              // Rows 5 .. 36 alone: the same values, the other rows untouched.
+              std::vector<float> part(num_x * kRows, -1.0f);
+              MatMulRows(w, x.data(), num_x, cols, part.data(), kRows, 5, 37);
+              for (int i = 0; i < num_x * kRows; ++i) {
+                const int r = i % kRows;
+                ASSERT_EQ(r >= 5 && r < 37 ? expected[i] : -1.0f, part[i]) << label << " row " << r;
+              }
             }
           }
+          ForceAmx(previous_amx);
         }
       }
     }
@@ -569,9 +576,14 @@ TEST(CpuFeaturesTest, ForceClampsToDetectedLevel) {
   const SimdLevel detected = DetectSimdLevel();
   const SimdLevel before = ForceSimdLevel(SimdLevel::kScalar);
   EXPECT_EQ(ActiveSimdLevel(), SimdLevel::kScalar);
+  // AMX tiles only at the AVX-512 level, where the CPU and OS allow them.
+  EXPECT_FALSE(AmxActive());
   EXPECT_EQ(ForceSimdLevel(SimdLevel::kAvx512), SimdLevel::kScalar);
   EXPECT_EQ(ActiveSimdLevel(), detected);
   ForceSimdLevel(before);
+  const bool amx_before = ForceAmx(true);
+  EXPECT_EQ(AmxActive(), GetCpuFeatures().amx_int8 && ActiveSimdLevel() == SimdLevel::kAvx512);
+  ForceAmx(amx_before);
   EXPECT_EQ(SimdLevelName(SimdLevel::kAvx2), "avx2");
   const CpuFeatures& f = GetCpuFeatures();
   if (detected == SimdLevel::kAvx512) {

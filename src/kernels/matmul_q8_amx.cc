@@ -1,0 +1,222 @@
+// AMX integer matmul kernel (Q8 activations) over weight strips
+// (weight_strips.h), for 16 activation rows at a time; this file alone is
+// compiled with AMX and runs only on CPUs whose OS lets the process use the
+// tiles (cpu_features.h).
+//
+// Per strip block, one tdpbsud multiplies the 16 rows' activation codes
+// (tile A: a row's 32 codes per tile row, read in place) by the strip's 16
+// weight rows (tile B: the block's code vectors, which the strips already
+// hold in the 4-codes-per-lane order the instruction takes; Q4 nibbles are
+// split into bytes first). The integer dot products it leaves (tile C, lane
+// i for weight row i) are those vpdpbusd computes in matmul_q8_avx512.cc,
+// and the float steps of matmul_q8_simd.h then run in the same order, so the
+// results are the VNNI kernel's bit for bit.
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+#include "kernels/matmul_q8_simd.h"
+#include "kernels/weight_strips.h"
+#include "kernels/x86_intrinsics.h"
+
+namespace ri::simd {
+
+namespace {
+
+constexpr int kTileRows = kAmxRows;  // activation rows per tile
+
+// The tiles' shapes (palette 1), two sets of three (C, A, B: tiles 0, 1, 2
+// and 3, 4, 5): C 16 x 16 int32, A 16 rows x 32 codes, B 8 rows of 4 codes x
+// 16 weight rows.
+struct alignas(64) TileConfig {
+  uint8_t palette = 1;
+  uint8_t start_row = 0;
+  uint8_t reserved[14] = {};
+  uint16_t bytes_per_row[16] = {};
+  uint8_t rows[16] = {};
+};
+
+TileConfig MakeConfig() {
+  TileConfig config;
+  for (int set = 0; set < 2; ++set) {
+    const int c = 3 * set, a = c + 1, b = c + 2;
+    config.bytes_per_row[c] = 64;
+    config.rows[c] = kTileRows;
+    config.bytes_per_row[a] = 32;
+    config.rows[a] = kTileRows;
+    config.bytes_per_row[b] = 64;
+    config.rows[b] = 8;
+  }
+  return config;
+}
+
+// One block's integer dot products (16 x 16 int32) into tile c: tiles a and
+// b (literal numbers, as the intrinsics take them) receive the activation
+// codes (16 rows, row_bytes apart) and the weight codes.
+#define RI_TILE_PRODUCT(c, a, b, activations, row_bytes, weights) \
+  do {                                                            \
+    _tile_loadd(b, weights, 64);                                  \
+    _tile_loadd(a, activations, row_bytes);                       \
+    _tile_zero(c);                                                \
+    _tile_dpbsud(c, a, b);                                        \
+  } while (false)
+
+// A block's weight codes as tile B takes them: 8 rows of 64 bytes.
+constexpr size_t kTileBBytes = 8 * 64;
+
+// Q4 blocks' nibbles split into bytes, in tile B's layout, for the strips
+// [first, last]: block k of strip s at tiles + ((s - first) * num_blocks + k)
+// * kTileBBytes. Done once for every tile of rows that passes over them, and
+// well before a tile load reads them (a tile load right after the stores that
+// wrote its bytes waits for them to reach the cache).
+void UnpackQ4Strips(const WeightStrips& strips, size_t block_bytes, int64_t num_blocks,
+                    int64_t first, int64_t last, uint8_t* tiles) {
+  const __m512i low4 = _mm512_set1_epi8(0x0F);
+  for (int64_t s = first; s <= last; ++s) {
+    const uint8_t* block = strips.strip(s);
+    for (int64_t k = 0; k < num_blocks; ++k, block += block_bytes, tiles += kTileBBytes) {
+#pragma GCC unroll 4
+      for (int v = 0; v < 4; ++v) {
+        const __m512i raw = _mm512_loadu_si512(block + 64 * v);
+        _mm512_store_si512(tiles + 64 * v, _mm512_and_si512(raw, low4));
+        _mm512_store_si512(tiles + 64 * (4 + v), _mm512_and_si512(_mm512_srli_epi16(raw, 4), low4));
+      }
+    }
+  }
+}
+
+// Y for activation rows m0 .. m0 + 15 against the 16 weight rows of one
+// strip: sums[r] lane i for weight row i. Block k (storage order) of the
+// strip's codes in tile B's layout at b_tiles + k * b_stride. A block's dot
+// products are scaled while the next block's tile product runs: vector loads
+// right after the tile store that wrote their bytes would wait for it.
+template <class Format>
+void StripTimesTile(const uint8_t* strip, const uint8_t* b_tiles, size_t b_stride,
+                    const Q8Activations& x, int m0, __m512 (&sums)[16]) {
+  constexpr size_t kBlockBytes = WeightStrips::BlockBytes(kType<Format>);
+  const int64_t num_blocks = x.num_blocks();
+  const size_t row_bytes = static_cast<size_t>(num_blocks) * 32;
+  alignas(64) int32_t dots[2][kTileRows][16];
+  alignas(64) float partial[kPartialSums][kTileRows][16];
+  // The float steps of block b (storage index k) from dots[k % 2] into acc.
+  const auto scale_block = [&](int64_t k, int64_t b, __m512(&acc)[kTileRows]) {
+    const uint8_t* fields = strip + k * kBlockBytes + WeightStrips::CodeBytes(kType<Format>);
+    const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(fields)));
+    [[maybe_unused]] __m512 m;
+    if constexpr (Format::kHasOffset) {
+      m = _mm512_cvtph_ps(
+          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(fields + WeightStrips::kFieldBytes)));
+    }
+#pragma GCC unroll 16
+    for (int r = 0; r < kTileRows; ++r) {
+      __m512i dot = _mm512_load_si512(dots[k % 2][r]);
+      if constexpr (kBiasShift<Format> != 0) {
+        dot =
+            _mm512_sub_epi32(dot, _mm512_set1_epi32(x.code_sums(m0 + r)[b] << kBiasShift<Format>));
+      }
+      acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot),
+                               _mm512_mul_ps(d, _mm512_set1_ps(x.scales(m0 + r)[b])), acc[r]);
+      if constexpr (Format::kHasOffset) {
+        acc[r] = _mm512_fmadd_ps(m, _mm512_set1_ps(x.scaled_sums(m0 + r)[b]), acc[r]);
+      }
+    }
+  };
+  int64_t k = 0;  // storage index of block b
+  for (int j = 0; j < kPartialSums; ++j) {
+    __m512 acc[kTileRows];
+#pragma GCC unroll 16
+    for (int r = 0; r < kTileRows; ++r) acc[r] = _mm512_setzero_ps();
+    int64_t previous = -1;  // the block before b, still to be scaled
+    for (int64_t b = j; b < num_blocks; b += kPartialSums, ++k) {
+      // The codes of the block after next (the next partial sum's first
+      // block when this one ends), from the L2 cache: a tile load waits for
+      // its data, and nothing else runs meanwhile.
+      const int64_t ahead = b + 2 * kPartialSums < num_blocks ? b + 2 * kPartialSums : j + 1;
+      for (size_t line = 0; line < kTileBBytes; line += 64) {
+        _mm_prefetch(reinterpret_cast<const char*>(b_tiles + (k + 2) * b_stride + line),
+                     _MM_HINT_T0);
+      }
+      if (ahead < num_blocks) {
+        for (int r = 0; r < kTileRows; ++r) {
+          _mm_prefetch(reinterpret_cast<const char*>(x.codes(m0 + r, ahead)), _MM_HINT_T0);
+        }
+      }
+      // The previous block is scaled while this block's product runs, and
+      // before this block's result is stored: loads right after a tile
+      // store wait for it. Consecutive blocks use different tiles.
+      if (k % 2 == 0) {
+        RI_TILE_PRODUCT(0, 1, 2, x.codes(m0, b), row_bytes, b_tiles + k * b_stride);
+      } else {
+        RI_TILE_PRODUCT(3, 4, 5, x.codes(m0, b), row_bytes, b_tiles + k * b_stride);
+      }
+      if (previous >= 0) scale_block(k - 1, previous, acc);
+      if (k % 2 == 0) {
+        _tile_stored(0, dots[0], 64);
+      } else {
+        _tile_stored(3, dots[1], 64);
+      }
+      previous = b;
+    }
+    if (previous >= 0) scale_block(k - 1, previous, acc);
+#pragma GCC unroll 16
+    for (int r = 0; r < kTileRows; ++r) _mm512_store_ps(partial[j][r], acc[r]);
+  }
+  for (int r = 0; r < kTileRows; ++r) {
+    const auto p = [&](int j) { return _mm512_load_ps(partial[j][r]); };
+    sums[r] = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(p(0), p(1)), _mm512_add_ps(p(2), p(3))),
+                            _mm512_add_ps(_mm512_add_ps(p(4), p(5)), _mm512_add_ps(p(6), p(7))));
+  }
+}
+
+template <class Format>
+void RunTiles(const WeightMatrix& w, const Q8Activations& x, int num_rows, float* y,
+              size_t y_stride, int64_t row_begin, int64_t row_end) {
+  static const TileConfig config = MakeConfig();
+  _tile_loadconfig(&config);
+  constexpr size_t kBlockBytes = WeightStrips::BlockBytes(kType<Format>);
+  const WeightStrips& strips = *w.strips;
+  const int64_t num_blocks = x.num_blocks();
+  const int64_t last_strip = (row_end - 1) / WeightStrips::kRows;
+  thread_local std::vector<uint8_t> unpacked_storage;
+  // A chunk of strips is unpacked once and stays in the cache while every
+  // tile of rows passes over it.
+  for (int64_t chunk = row_begin / WeightStrips::kRows; chunk <= last_strip;
+       chunk += WeightStrips::kChunkStrips) {
+    const int64_t chunk_last = std::min(last_strip, chunk + WeightStrips::kChunkStrips - 1);
+    const uint8_t* unpacked = nullptr;
+    if constexpr (!kIsQ8_0<Format>) {
+      const size_t bytes = (chunk_last - chunk + 1) * num_blocks * kTileBBytes + 64;
+      if (unpacked_storage.size() < bytes) unpacked_storage.resize(bytes);
+      uint8_t* aligned = unpacked_storage.data() +
+                         (64 - reinterpret_cast<uintptr_t>(unpacked_storage.data()) % 64) % 64;
+      UnpackQ4Strips(strips, kBlockBytes, num_blocks, chunk, chunk_last, aligned);
+      unpacked = aligned;
+    }
+    for (int m0 = 0; m0 < num_rows; m0 += kTileRows) {
+      for (int64_t s = chunk; s <= chunk_last; ++s) {
+        __m512 sums[2][kTileRows];
+        // Q8_0 strips hold their codes as tile B takes them.
+        if constexpr (kIsQ8_0<Format>) {
+          StripTimesTile<Format>(strips.strip(s), strips.strip(s), kBlockBytes, x, m0, sums[0]);
+        } else {
+          StripTimesTile<Format>(strips.strip(s), unpacked + (s - chunk) * num_blocks * kTileBBytes,
+                                 kTileBBytes, x, m0, sums[0]);
+        }
+        WeightStrips::StoreSums(sums, s, 1, kTileRows, row_begin, row_end, y + m0 * y_stride,
+                                y_stride);
+      }
+    }
+  }
+  _tile_release();
+}
+
+}  // namespace
+
+void MatMulQ8StripsAmx(const WeightMatrix& w, const Q8Activations& x, int num_rows, float* y,
+                       size_t y_stride, int64_t row_begin, int64_t row_end) {
+  WithFormat(w.type, [&]<class Format>(Format) {
+    RunTiles<Format>(w, x, num_rows, y, y_stride, row_begin, row_end);
+  });
+}
+
+}  // namespace ri::simd
