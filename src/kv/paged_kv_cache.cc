@@ -75,15 +75,13 @@ int KvPagePool::Allocate() {
     auto* slab = static_cast<uint16_t*>(std::aligned_alloc(kCacheLine, bytes));
     if (slab == nullptr) throw std::bad_alloc();
     std::fill_n(slab, bytes / sizeof(uint16_t), uint16_t{0});
-    slabs_.emplace_back(slab);
+    slabs_.emplace_back(slab, std::free);
     bound_slabs_.push_back(std::make_unique<float[]>(kPagesPerSlab * bound_floats));
   }
   return allocated_++;
 }
 
 void KvPagePool::Release(int page) { free_.push_back(page); }
-
-void KvPagePool::FreeAligned::operator()(uint16_t* slab) const { std::free(slab); }
 
 void KvPagePool::StoreKey(int page, int kv_head, int slot, const uint16_t* key) {
   uint16_t* to = keys(page, kv_head) + slot;

@@ -69,12 +69,9 @@ class KvPagePool {
 
   KvGeometry geometry_;
   size_t page_stride_;  // F16 elements from one page to the next (PageStride)
-  struct FreeAligned {
-    void operator()(uint16_t* slab) const;
-  };
   // Cache-line aligned, so that attention's 32- and 64-byte loads of keys
   // and values never straddle two lines.
-  std::vector<std::unique_ptr<uint16_t[], FreeAligned>> slabs_;
+  std::vector<std::unique_ptr<uint16_t[], void (*)(void*)>> slabs_;
   std::vector<std::unique_ptr<float[]>> bound_slabs_;
   std::vector<int> free_;
   int allocated_ = 0;
