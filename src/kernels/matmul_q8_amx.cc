@@ -128,18 +128,13 @@ void StripTimesTile(const uint8_t* strip, const uint8_t* b_tiles, size_t b_strid
     for (int r = 0; r < kTileRows; ++r) acc[r] = _mm512_setzero_ps();
     int64_t previous = -1;  // the block before b, still to be scaled
     for (int64_t b = j; b < num_blocks; b += kPartialSums, ++k) {
-      // The codes of the block after next (the next partial sum's first
-      // block when this one ends), from the L2 cache: a tile load waits for
-      // its data, and nothing else runs meanwhile.
-      const int64_t ahead = b + 2 * kPartialSums < num_blocks ? b + 2 * kPartialSums : j + 1;
+      // The weight codes of the block after next, from the L2 cache: a tile
+      // load waits for its data, and nothing else runs meanwhile. (The
+      // tile's 16 activation rows stay in L1 while it passes over the
+      // strips; prefetching them too measured slower.)
       for (size_t line = 0; line < kTileBBytes; line += 64) {
         _mm_prefetch(reinterpret_cast<const char*>(b_tiles + (k + 2) * b_stride + line),
                      _MM_HINT_T0);
-      }
-      if (ahead < num_blocks) {
-        for (int r = 0; r < kTileRows; ++r) {
-          _mm_prefetch(reinterpret_cast<const char*>(x.codes(m0 + r, ahead)), _MM_HINT_T0);
-        }
       }
       // The previous block is scaled while this block's product runs, and
       // before this block's result is stored: loads right after a tile
