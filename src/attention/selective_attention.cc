@@ -1,6 +1,7 @@
 #include "attention/selective_attention.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <utility>
 
@@ -101,10 +102,16 @@ void SelectiveAttention::Attend(const LayerAttention& call, SequenceKvCache& cac
   partial_outputs_.resize(partial_queries * head_dim);
   partial_lse_.resize(partial_queries);
   const KvPagePool& pages = cache.pool();
-  pool.ParallelFor(slices.size(), [&](size_t begin, size_t end) {
+  // Each thread takes the next slice when it is done with one: slices differ
+  // in size (a prompt chunk's later tiles see more positions) and so, on a
+  // shared machine, do the threads' speeds. Slices write disjoint results.
+  std::atomic<size_t> next_slice = 0;
+  pool.ParallelFor(pool.num_threads(), [&](size_t, size_t) {
     TileScratch tile;
     std::vector<int> visible;
-    for (size_t s = begin; s < end; ++s) {
+    for (;;) {
+      const size_t s = next_slice.fetch_add(1, std::memory_order_relaxed);
+      if (s >= slices.size()) break;
       const Slice& slice = slices[s];
       const std::span<const PageRun> selected =
           std::span(runs(slice.first_row + slice.rows - 1, slice.kv_head))

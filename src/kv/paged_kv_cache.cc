@@ -158,16 +158,7 @@ void SequenceKvCache::Write(int layer, int position, const float* key, const flo
   }
   if (position < length) return Overwrite(layer, std::span(&position, 1), key, value);
   if (position % g.page_size == 0) pages_[layer].push_back(pool_.Allocate());
-  const int page = StoreEntry(layer, position, key, value);
-  const int slot = position % g.page_size;
-  // Bounds of the stored (F16) keys, so that Quest's bound is exact.
-  for (int h = 0; h < g.num_kv_heads; ++h) {
-    float* lo = pool_.key_min(page, h);
-    float* hi = pool_.key_max(page, h);
-    if (slot == 0) ResetBounds(lo, hi, g.head_dim);
-    pool_.LoadKey(page, h, slot, key_row_.data());
-    WidenKeyBounds(key_row_.data(), 1, g.head_dim, lo, hi);
-  }
+  StoreEntry(layer, position, key, value, /*appended=*/true);
   lengths_[layer] = length + 1;
 }
 
@@ -181,7 +172,7 @@ void SequenceKvCache::Overwrite(int layer, std::span<const int> positions, const
       Fail("KV overwrite at position {} of layer {} whose length is {}", position, layer,
            lengths_[layer]);
     }
-    StoreEntry(layer, position, keys + r * stride, values + r * stride);
+    StoreEntry(layer, position, keys + r * stride, values + r * stride, /*appended=*/false);
     const int page_index = position / g.page_size;
     if (r + 1 == positions.size() || positions[r + 1] / g.page_size != page_index) {
       RecomputeBounds(layer, page_index);
@@ -189,7 +180,8 @@ void SequenceKvCache::Overwrite(int layer, std::span<const int> positions, const
   }
 }
 
-int SequenceKvCache::StoreEntry(int layer, int position, const float* key, const float* value) {
+void SequenceKvCache::StoreEntry(int layer, int position, const float* key, const float* value,
+                                 bool appended) {
   const KvGeometry& g = geometry();
   const int page = pages_[layer][position / g.page_size];
   if (page < 0) Fail("KV write at position {} of layer {} into an evicted page", position, layer);
@@ -199,8 +191,14 @@ int SequenceKvCache::StoreEntry(int layer, int position, const float* key, const
     FloatsToF16(key + offset, g.head_dim, key_row_.data());
     pool_.StoreKey(page, h, slot, key_row_.data());
     FloatsToF16(value + offset, g.head_dim, pool_.values(page, h) + slot * g.head_dim);
+    if (appended) {
+      // Bounds of the stored (F16) keys, so that Quest's bound is exact.
+      float* lo = pool_.key_min(page, h);
+      float* hi = pool_.key_max(page, h);
+      if (slot == 0) ResetBounds(lo, hi, g.head_dim);
+      WidenKeyBounds(key_row_.data(), 1, g.head_dim, lo, hi);
+    }
   }
-  return page;
 }
 
 void SequenceKvCache::RecomputeBounds(int layer, int page_index) {

@@ -116,8 +116,9 @@ class SequenceKvCache {
   size_t bytes_in_use() const;
 
  private:
-  // Converts and stores one entry (no bounds); returns the page id.
-  int StoreEntry(int layer, int position, const float* key, const float* value);
+  // Converts and stores one entry; an appended one widens its page's key
+  // bounds, an overwritten one leaves them to RecomputeBounds.
+  void StoreEntry(int layer, int position, const float* key, const float* value, bool appended);
   void RecomputeBounds(int layer, int page_index);
 
   KvPagePool& pool_;
