@@ -1,7 +1,6 @@
 #include "attention/selective_attention.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <utility>
 
@@ -102,16 +101,12 @@ void SelectiveAttention::Attend(const LayerAttention& call, SequenceKvCache& cac
   partial_outputs_.resize(partial_queries * head_dim);
   partial_lse_.resize(partial_queries);
   const KvPagePool& pages = cache.pool();
-  // Each thread takes the next slice when it is done with one: slices differ
-  // in size (a prompt chunk's later tiles see more positions) and so, on a
-  // shared machine, do the threads' speeds. Slices write disjoint results.
-  std::atomic<size_t> next_slice = 0;
-  pool.ParallelFor(pool.num_threads(), [&](size_t, size_t) {
-    TileScratch tile;
-    std::vector<int> visible;
-    for (;;) {
-      const size_t s = next_slice.fetch_add(1, std::memory_order_relaxed);
-      if (s >= slices.size()) break;
+  // Slices differ in size (a prompt chunk's later tiles see more positions)
+  // and so, on a shared machine, do the threads' speeds.
+  pool.ParallelForDynamic(slices.size(), [&](size_t begin, size_t end) {
+    thread_local TileScratch tile;
+    thread_local std::vector<int> visible;
+    for (size_t s = begin; s < end; ++s) {
       const Slice& slice = slices[s];
       const std::span<const PageRun> selected =
           std::span(runs(slice.first_row + slice.rows - 1, slice.kv_head))

@@ -76,6 +76,23 @@ void ThreadPool::ParallelFor(size_t n, const std::function<void(size_t, size_t)>
   }
 }
 
+void ThreadPool::ParallelForDynamic(size_t n, const std::function<void(size_t, size_t)>& task,
+                                    size_t grain) {
+  grain = std::max<size_t>(grain, 1);
+  if (num_threads() == 1 || n <= grain) {
+    if (n > 0) task(0, n);
+    return;
+  }
+  std::atomic<size_t> next_piece = 0;
+  ParallelFor(num_threads(), [&](size_t, size_t) {
+    for (;;) {
+      const size_t begin = next_piece.fetch_add(grain, std::memory_order_relaxed);
+      if (begin >= n) return;
+      task(begin, std::min(n, begin + grain));
+    }
+  });
+}
+
 void ThreadPool::WorkerLoop(int worker_index) {
   uint64_t seen = 0;
   for (;;) {

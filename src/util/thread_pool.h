@@ -34,6 +34,13 @@ class ThreadPool {
   // Not reentrant: a task must not call ParallelFor on the same pool.
   void ParallelFor(size_t n, const std::function<void(size_t, size_t)>& task, size_t grain = 1);
 
+  // Like ParallelFor, but the pieces are [k * grain, (k + 1) * grain) and
+  // each thread takes the next one when it is done with its last: for
+  // pieces of uneven cost, or threads of uneven speed (on a shared machine).
+  // Which thread computes a piece varies, the pieces do not.
+  void ParallelForDynamic(size_t n, const std::function<void(size_t, size_t)>& task,
+                          size_t grain = 1);
+
  private:
   void WorkerLoop(int worker_index);
   void RunChunk(int index);

@@ -24,6 +24,23 @@ TEST(ThreadPoolTest, CoversEveryIndexExactlyOnce) {
   }
 }
 
+TEST(ThreadPoolTest, DynamicCoversEveryIndexExactlyOnceInWholePieces) {
+  for (int threads : {1, 2, 3}) {
+    ThreadPool pool(threads);
+    for (size_t n : {0u, 1u, 5u, 64u, 1000u}) {
+      for (size_t grain : {1u, 4u, 16u}) {
+        std::vector<std::atomic<int>> hits(n);
+        pool.ParallelForDynamic(n, [&](size_t begin, size_t end) {
+          EXPECT_EQ(begin % grain, 0u);
+          EXPECT_TRUE(end - begin == grain || end == n) << begin << ".." << end;
+          for (size_t i = begin; i < end; ++i) hits[i]++;
+        }, grain);
+        for (size_t i = 0; i < n; ++i) ASSERT_EQ(hits[i].load(), 1) << "i=" << i;
+      }
+    }
+  }
+}
+
 TEST(ThreadPoolTest, ReusableManyTimes) {
   ThreadPool pool(2);
   std::atomic<long> total = 0;
