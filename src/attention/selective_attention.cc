@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "kv/paged_kv_cache.h"
+#include "util/phase_profile.h"
 #include "util/thread_pool.h"
 
 namespace ri {
@@ -19,7 +20,10 @@ void WriteRows(const LayerAttention& call, SequenceKvCache& cache) {
 
 void SelectiveAttention::Attend(const LayerAttention& call, SequenceKvCache& cache,
                                 ThreadPool& pool) {
+  PhaseClock clock;
+  clock.Start(Phase::kKvWrite);
   WriteRows(call, cache);
+  clock.Start(Phase::kSelection);
   BeforeSelect(call, cache, pool);
   const int rows = RowCount(call);
   num_heads_ = call.num_heads;
@@ -34,6 +38,7 @@ void SelectiveAttention::Attend(const LayerAttention& call, SequenceKvCache& cac
       selected_positions_[item] = RunPositions(runs_[item]);
     }
   });
+  clock.Stop();
   const auto positions_of = [&](int row, int kv_head) {
     return selected_positions_[static_cast<size_t>(row) * call.num_kv_heads + kv_head];
   };
@@ -101,6 +106,7 @@ void SelectiveAttention::Attend(const LayerAttention& call, SequenceKvCache& cac
   partial_outputs_.resize(partial_queries * head_dim);
   partial_lse_.resize(partial_queries);
   const KvPagePool& pages = cache.pool();
+  clock.Start(Phase::kAttentionTiles);
   // Slices differ in size (a prompt chunk's later tiles see more positions)
   // and so, on a shared machine, do the threads' speeds.
   pool.ParallelForDynamic(slices.size(), [&](size_t begin, size_t end) {
@@ -146,6 +152,7 @@ void SelectiveAttention::Attend(const LayerAttention& call, SequenceKvCache& cac
     tiles.emplace_back(s, end);
     s = end;
   }
+  clock.Start(Phase::kSliceMerge);
   pool.ParallelFor(tiles.size(), [&](size_t begin, size_t end_tile) {
     std::vector<float> merged_lse;
     for (size_t tile = begin; tile < end_tile; ++tile) {
@@ -184,6 +191,7 @@ void SelectiveAttention::Attend(const LayerAttention& call, SequenceKvCache& cac
       }
     }
   }, kMergeTilesPerTask);
+  clock.Stop();
   CountReads(call, cache);
   AfterAttend(call, cache);
 }

@@ -44,6 +44,23 @@ if [ -f "$model" ]; then
       fail "generate with --attention $policy: $output"
     fi
   done
+  # The profile's top-level phases cover the measured time without counting
+  # any of it twice, and the attention call contains its parts.
+  if output="$("$bin" bench -m "$model" -t 2 --ctx 64 -r 1 --decode-tokens 2 --profile \
+                 --json "$scratch/bench.json" 2>&1)" && grep -q "Where the time goes" <<<"$output" &&
+     python3 - "$scratch/bench.json" <<'PY'
+import json, sys
+record = json.load(open(sys.argv[1]))[0]
+for name, ms in record["profile_ms"].items():
+    parts = sum(v for k, v in ms.items() if k.startswith("attention: "))
+    total = sum(v for k, v in ms.items() if not k.startswith("attention: "))
+    assert all(v >= 0 for k, v in ms.items() if k != "other"), (name, ms)
+    assert ms["other"] > -0.02 * total, (name, ms)
+    assert parts <= ms["attention (policy call)"] * 1.001 + 1e-6, (name, ms)
+PY
+  then passes=$((passes + 1)); else
+    fail "bench --profile: $output"
+  fi
   if "$bin" info -m "$model" | grep -q "architecture:    llama"; then passes=$((passes + 1)); else
     fail "info"
   fi

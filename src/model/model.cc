@@ -6,6 +6,7 @@
 #include "kernels/dequantize.h"
 #include "kernels/row_kernels.h"
 #include "util/error.h"
+#include "util/phase_profile.h"
 #include "util/thread_pool.h"
 
 namespace ri {
@@ -164,6 +165,8 @@ void Model::Forward(std::span<const ForwardRow> rows, std::span<const SequenceCo
     }
   }
 
+  PhaseClock clock;
+  clock.Start(Phase::kLogits);
   std::vector<float> final_rows;
   for (int r = 0; r < n; ++r) {
     if (!rows[r].wants_logits) continue;
@@ -190,16 +193,20 @@ void Model::Attention(int layer, std::span<const ForwardRow> rows,
   const LayerWeights& w = weights_.layers[layer];
   const int n = static_cast<int>(rows.size());
   const int hidden = c.hidden_size;
+  PhaseClock clock;
+  clock.Start(Phase::kNorms);
   ForEachRow(pool, n, [&](int r) {
     RmsNorm(residual + r * hidden, w.attention_norm.data(), hidden, c.rms_norm_eps,
             a.normed.data() + r * hidden);
   });
+  clock.Start(Phase::kQkvProjection);
   MatMulSameInput({&w.query, &w.key, &w.value}, a.normed.data(), n,
                   {a.queries.data(), a.keys.data(), a.values.data()}, pool);
   AddBias(a.queries.data(), w.query_bias, n);
   AddBias(a.keys.data(), w.key_bias, n);
   AddBias(a.values.data(), w.value_bias, n);
 
+  clock.Start(Phase::kQkNormAndRope);
   const int head_dim = c.head_dim;
   ForEachRow(pool, n, [&](int r) {
     float* q = a.queries.data() + static_cast<size_t>(r) * c.num_heads * head_dim;
@@ -216,6 +223,7 @@ void Model::Attention(int layer, std::span<const ForwardRow> rows,
                 {{q, c.num_heads}, {k, c.num_kv_heads}});
   });
 
+  clock.Start(Phase::kAttention);
   // One policy call per sequence, over its contiguous rows.
   std::vector<int> positions;
   std::vector<RowRole> roles;
@@ -248,7 +256,9 @@ void Model::Attention(int layer, std::span<const ForwardRow> rows,
   }
 
   // Output projection, added to the residual stream.
+  clock.Start(Phase::kOutputProjection);
   MatMul(w.attention_output, a.attention.data(), n, a.normed.data(), pool);
+  clock.Start(Phase::kResidualAdds);
   AddRows(pool, n, hidden, a.normed.data(), residual);
 }
 
@@ -257,19 +267,25 @@ void Model::FeedForward(int layer, int num_rows, float* residual, Activations& a
   const ModelConfig& c = config_;
   const LayerWeights& w = weights_.layers[layer];
   const int hidden = c.hidden_size;
+  PhaseClock clock;
+  clock.Start(Phase::kNorms);
   ForEachRow(pool, num_rows, [&](int r) {
     RmsNorm(residual + r * hidden, w.ffn_norm.data(), hidden, c.rms_norm_eps,
             a.normed.data() + r * hidden);
   });
+  clock.Start(Phase::kGateUpProjection);
   MatMulSameInput({&w.ffn_gate, &w.ffn_up}, a.normed.data(), num_rows,
                   {a.gate.data(), a.up.data()}, pool);
+  clock.Start(Phase::kSwiGlu);
   pool.ParallelFor(
       static_cast<size_t>(num_rows) * c.ffn_size,
       [&](size_t begin, size_t end) {
         SwiGlu(a.gate.data() + begin, a.up.data() + begin, static_cast<int>(end - begin));
       },
       kSwiGluGrain);
+  clock.Start(Phase::kDownProjection);
   MatMul(w.ffn_down, a.gate.data(), num_rows, a.normed.data(), pool);
+  clock.Start(Phase::kResidualAdds);
   AddRows(pool, num_rows, hidden, a.normed.data(), residual);
 }
 
