@@ -3,11 +3,16 @@
 // bandwidth.
 #include <fmt/format.h>
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <fstream>
-#include <nlohmann/json.hpp>
 #include <random>
+#include <span>
+#include <string>
+#include <vector>
 
 #include "cli/commands.h"
 #include "cli/engine_options.h"
@@ -81,8 +86,9 @@ std::string ProfileTable(int context, const nlohmann::json& prefill, double pref
       "\nWhere the time goes at context {} (ms per prompt and per decode step, share of the "
       "measured time):\n\n| phase | prefill |",
       context);
-  for (const PolicyConfig& policy : policies)
+  for (const PolicyConfig& policy : policies) {
     table += fmt::format(" decode {} |", policy.ToString());
+  }
   table += "\n| --- | ---: |";
   for (size_t p = 0; p < policies.size(); ++p) table += " ---: |";
   table += "\n";
