@@ -9,7 +9,10 @@
 #include <numeric>
 #include <random>
 #include <set>
+#include <utility>
+#include <vector>
 
+#include "attention/exact_attention.h"
 #include "attention/full_attention.h"
 #include "attention/policy_config.h"
 #include "attention/quest_attention.h"
@@ -89,6 +92,31 @@ TEST(QuestSelectionTest, EqualsBruteForceIncludingTiesAndGroups) {
       std::sort(expected.begin(), expected.end());
     }
     ASSERT_EQ(selected, expected) << "trial " << trial;
+  }
+}
+
+// Runs of a range, against position-by-position brute force: every position
+// of [first, last] once, in order, at its page and slot.
+TEST(PageRunsTest, RangeRunsCoverExactlyTheRange) {
+  for (int page_size : {1, 4, 16}) {
+    std::vector<int> page_table(64 / page_size);
+    std::iota(page_table.begin(), page_table.end(), 100);  // page ids unlike indices
+    for (int first = 0; first < 64; ++first) {
+      for (int last = first - 1; last < 64; ++last) {
+        std::vector<PageRun> runs;
+        AppendRangeRuns(page_table, page_size, first, last, runs);
+        std::vector<std::pair<int, int>> covered;  // (page, slot)
+        for (const PageRun& run : runs) {
+          ASSERT_GT(run.count, 0);
+          for (int i = 0; i < run.count; ++i) covered.emplace_back(run.page, run.first + i);
+        }
+        std::vector<std::pair<int, int>> expected;
+        for (int p = first; p <= last; ++p) {
+          expected.emplace_back(page_table[p / page_size], p % page_size);
+        }
+        ASSERT_EQ(covered, expected) << "page size " << page_size << ", " << first << ".." << last;
+      }
+    }
   }
 }
 

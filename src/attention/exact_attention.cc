@@ -157,9 +157,9 @@ void MergeAttention(float* out_a, float* lse_a, const float* out_b, float lse_b,
 
 void AppendRangeRuns(std::span<const int> page_table, int page_size, int first, int last,
                      std::vector<PageRun>& runs) {
-  for (int position = first; position <= last;) {
-    const int j = position / page_size;
-    const int slot = position % page_size;
+  // One division for the first page; every later run starts a page.
+  for (int position = first, j = first / page_size, slot = first % page_size; position <= last;
+       ++j, slot = 0) {
     const int count = std::min(page_size - slot, last - position + 1);
     runs.push_back({page_table[j], slot, count});
     position += count;
