@@ -157,9 +157,7 @@ void StripTimesTile(const uint8_t* strip, const uint8_t* b_tiles, size_t b_strid
     for (int r = 0; r < kTileRows; ++r) _mm512_store_ps(partial[j][r], acc[r]);
   }
   for (int r = 0; r < kTileRows; ++r) {
-    const auto p = [&](int j) { return _mm512_load_ps(partial[j][r]); };
-    sums[r] = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(p(0), p(1)), _mm512_add_ps(p(2), p(3))),
-                            _mm512_add_ps(_mm512_add_ps(p(4), p(5)), _mm512_add_ps(p(6), p(7))));
+    sums[r] = SumPartials([&](int j) { return _mm512_load_ps(partial[j][r]); });
   }
 }
 

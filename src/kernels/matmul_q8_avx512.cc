@@ -238,10 +238,7 @@ template <class Format, int R, int S>
   }
   for (int t = 0; t < S; ++t) {
     for (int r = 0; r < R; ++r) {
-      const auto p = [&](int j) { return partial[j][t][r]; };
-      sums[t][r] =
-          _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(p(0), p(1)), _mm512_add_ps(p(2), p(3))),
-                        _mm512_add_ps(_mm512_add_ps(p(4), p(5)), _mm512_add_ps(p(6), p(7))));
+      sums[t][r] = SumPartials([&](int j) { return partial[j][t][r]; });
     }
   }
 }

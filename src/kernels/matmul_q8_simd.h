@@ -72,10 +72,12 @@ constexpr int kBiasShift = kIsQ8_0<Format>          ? 7
                            : Format::kCodeBias == 8 ? 3
                                                     : 0;
 
-// The final sum of the partial sums, in the order above (static: each ISA
-// file keeps its own copy).
-static inline float SumPartials(const float* p) {
-  return ((p[0] + p[1]) + (p[2] + p[3])) + ((p[4] + p[5]) + (p[6] + p[7]));
+// The final sum of the partial sums p(0) .. p(7), in the order above: of
+// floats, or lane by lane of the strip kernels' vectors (GCC's vector +).
+// Each caller's own `p` makes each ISA file's instantiation its own.
+template <class Partial>
+inline auto SumPartials(Partial p) {
+  return ((p(0) + p(1)) + (p(2) + p(3))) + ((p(4) + p(5)) + (p(6) + p(7)));
 }
 
 // The float steps above for weight row `w_row` against activation row
@@ -95,7 +97,7 @@ float RowByBlocks(const uint8_t* w_row, const Q8Activations& x, int row, BlockDo
     p = std::fma(static_cast<float>(block_dot(block, b)), fp16(block) * scales[b], p);
     if constexpr (Format::kHasOffset) p = std::fma(fp16(block + 2), scaled_sums[b], p);
   }
-  return SumPartials(partial);
+  return SumPartials([&](int j) { return partial[j]; });
 }
 
 // Weight rows per pass over the x tiles (as kRowChunk in matmul_simd.h).
