@@ -513,7 +513,7 @@ TEST(Q8MatMulTest, EveryLevelEqualsScalarBitForBit) {
       for (SimdLevel level : SupportedLevels()) {
         SimdLevelGuard guard(level);
         for (const bool amx : {false, true}) {
-          const bool previous_amx = ForceAmx(amx);
+          AmxGuard amx_guard(amx);
           for (const WeightMatrix& w : WithAndWithoutStrips(matrix.w)) {
             for (int num_x : {1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 16, 17, 32, 35}) {
               const std::string label =
@@ -531,7 +531,6 @@ TEST(Q8MatMulTest, EveryLevelEqualsScalarBitForBit) {
               }
             }
           }
-          ForceAmx(previous_amx);
         }
       }
     }
@@ -581,9 +580,10 @@ TEST(CpuFeaturesTest, ForceClampsToDetectedLevel) {
   EXPECT_EQ(ForceSimdLevel(SimdLevel::kAvx512), SimdLevel::kScalar);
   EXPECT_EQ(ActiveSimdLevel(), detected);
   ForceSimdLevel(before);
-  const bool amx_before = ForceAmx(true);
-  EXPECT_EQ(AmxActive(), GetCpuFeatures().amx_int8 && ActiveSimdLevel() == SimdLevel::kAvx512);
-  ForceAmx(amx_before);
+  {
+    AmxGuard amx_guard(true);
+    EXPECT_EQ(AmxActive(), GetCpuFeatures().amx_int8 && ActiveSimdLevel() == SimdLevel::kAvx512);
+  }
   EXPECT_EQ(SimdLevelName(SimdLevel::kAvx2), "avx2");
   const CpuFeatures& f = GetCpuFeatures();
   if (detected == SimdLevel::kAvx512) {

@@ -31,6 +31,18 @@ class SimdLevelGuard {
   SimdLevel previous_;
 };
 
+// Likewise for AMX use (ForceAmx), restored when the scope ends.
+class AmxGuard {
+ public:
+  explicit AmxGuard(bool enabled) : previous_(ForceAmx(enabled)) {}
+  ~AmxGuard() { ForceAmx(previous_); }
+  AmxGuard(const AmxGuard&) = delete;
+  AmxGuard& operator=(const AmxGuard&) = delete;
+
+ private:
+  bool previous_;
+};
+
 // Each test runs at the level it is instantiated with.
 class EverySimdLevelTest : public ::testing::TestWithParam<SimdLevel> {
  protected:
