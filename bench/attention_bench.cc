@@ -1,10 +1,12 @@
-// Exact attention over the paged KV cache at the default model's shape (head
-// size 64, three query heads per kv head): one tile of prompt rows (or one
-// decode row) of one kv head over a causal prefix, from cache-resident F16
-// keys and values. Reports FLOP/s counting the score and value multiply-adds
-// (2 x 2 x queries x positions x head_dim).
+// Attention over the paged KV cache at the default model's shape (head size
+// 64, three query heads per kv head): one tile of prompt rows (or one decode
+// row) of one kv head over a causal prefix, from cache-resident F16 keys and
+// values, exact or in BF16 on AMX tiles (keys and values converted once, as
+// a layer call's prompt tiles share them). Reports FLOP/s counting the score
+// and value multiply-adds (2 x 2 x queries x positions x head_dim).
 //
-// Args: rows in the tile (1: a decode row), positions.
+// Args: rows in the tile (1: a decode row), positions, bf16 (1: the BF16
+// prompt arithmetic, skipped where the CPU lacks it).
 // Set RETROINFER_SIMD to compare levels.
 #include <benchmark/benchmark.h>
 
@@ -12,8 +14,10 @@
 #include <random>
 #include <vector>
 
+#include "attention/bf16_prompt_tiles.h"
 #include "attention/exact_attention.h"
 #include "kv/paged_kv_cache.h"
+#include "util/thread_pool.h"
 
 namespace ri {
 namespace {
@@ -24,6 +28,11 @@ constexpr int kGroup = 3;
 void BM_AttendTile(benchmark::State& state) {
   const int rows = static_cast<int>(state.range(0));
   const int positions = static_cast<int>(state.range(1));
+  const bool bf16 = state.range(2) == 1;
+  if (bf16 && !Bf16TileAttentionAvailable(kHeadDim)) {
+    state.SkipWithError("no AMX-BF16 here");
+    return;
+  }
   KvPagePool pages({.num_layers = 1, .num_kv_heads = 1, .head_dim = kHeadDim, .page_size = 16});
   SequenceKvCache cache(pages);
   std::mt19937 rng(3);
@@ -43,9 +52,18 @@ void BM_AttendTile(benchmark::State& state) {
   for (float& x : queries) x = normal(rng);
   std::vector<float> out(queries.size()), log_sum_exps(rows * kGroup);
   TileScratch scratch;
+  Bf16PromptTiles bf16_tiles;
+  Bf16PromptTiles::Buffers buffers;
+  ThreadPool threads(1);
+  if (bf16) bf16_tiles.Prepare(pages, std::span(&runs, 1), threads);
   for (auto _ : state) {
-    AttendPrefixTile(pages, 0, runs, queries.data(), kGroup * kHeadDim, visible, kGroup, kHeadDim,
-                     0.125f, scratch, out.data(), log_sum_exps.data());
+    if (bf16) {
+      bf16_tiles.Attend(pages, 0, runs, queries.data(), kGroup * kHeadDim, visible, kGroup, 0.125f,
+                        false, buffers, out.data(), log_sum_exps.data());
+    } else {
+      AttendPrefixTile(pages, 0, runs, queries.data(), kGroup * kHeadDim, visible, kGroup, kHeadDim,
+                       0.125f, scratch, out.data(), log_sum_exps.data());
+    }
     benchmark::DoNotOptimize(out.data());
   }
   const double flops = 4.0 * rows * kGroup * positions * kHeadDim;
@@ -54,8 +72,8 @@ void BM_AttendTile(benchmark::State& state) {
 }
 
 BENCHMARK(BM_AttendTile)
-    ->ArgNames({"rows", "positions"})
-    ->ArgsProduct({{1, 16}, {512, 2048}});
+    ->ArgNames({"rows", "positions", "bf16"})
+    ->ArgsProduct({{1, 16}, {512, 2048}, {0, 1}});
 
 }  // namespace
 }  // namespace ri

@@ -125,11 +125,16 @@ TEST(PolicyConfigTest, ParsesSpecsAndRejectsBadOnes) {
   EXPECT_EQ(PolicyConfig::Parse("streaming:b=2048:sinks=8").ToString(),
             "streaming:b=2048:sinks=8");
   EXPECT_EQ(PolicyConfig::Parse("full").kind, PolicyKind::kFull);
+  EXPECT_EQ(PolicyConfig::Parse("full").prompt, PromptAttention::kExact);
+  EXPECT_EQ(PolicyConfig::Parse("full:prompt=bf16").prompt, PromptAttention::kBf16);
+  EXPECT_EQ(PolicyConfig::Parse("retro:b=0.1:w=4:prompt=bf16").ToString(),
+            "retro:b=0.1:w=4:dense=2:prompt=bf16");
+  EXPECT_EQ(PolicyConfig::Parse("quest:b=0.1:prompt=exact").ToString(), "quest:b=0.1:dense=2");
   EXPECT_EQ(Budget::Parse("0.25").TokensFor(100), 25);
   EXPECT_EQ(Budget::Parse("0.1").TokensFor(101), 11);  // rounded up
   EXPECT_EQ(Budget::Parse("512").TokensFor(100), 512);
-  for (const char* bad : {"nope", "quest:b=0", "quest:b=-1", "quest:b=1.5", "quest:x=1",
-                          "quest:b", "tova:b=abc"}) {
+  for (const char* bad : {"nope", "quest:b=0", "quest:b=-1", "quest:b=1.5", "quest:x=1", "quest:b",
+                          "tova:b=abc", "full:prompt=fp8", "full:prompt="}) {
     EXPECT_THROW(PolicyConfig::Parse(bad), Error) << bad;
   }
   PolicyConfig dense = PolicyConfig::Parse("quest:b=0.1:dense=40");

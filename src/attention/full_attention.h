@@ -7,6 +7,8 @@ namespace ri {
 
 class FullAttention : public SelectiveAttention {
  public:
+  explicit FullAttention(PromptAttention prompt_attention = PromptAttention::kExact)
+      : SelectiveAttention(prompt_attention) {}
   std::string name() const override { return "full"; }
 
  protected:

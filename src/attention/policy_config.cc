@@ -76,6 +76,17 @@ PolicyKind ParsePolicyKind(std::string_view name) {
   Fail("unknown attention policy '{}' (known: full, quest, streaming, tova, retro)", name);
 }
 
+std::string_view PromptAttentionName(PromptAttention prompt) {
+  return prompt == PromptAttention::kBf16 ? "bf16" : "exact";
+}
+
+PromptAttention ParsePromptAttention(std::string_view name) {
+  for (PromptAttention prompt : {PromptAttention::kExact, PromptAttention::kBf16}) {
+    if (name == PromptAttentionName(prompt)) return prompt;
+  }
+  Fail("unknown prompt attention '{}' (known: exact, bf16)", name);
+}
+
 PolicyConfig PolicyConfig::Parse(std::string_view spec) {
   PolicyConfig config;
   size_t colon = spec.find(':');
@@ -97,8 +108,10 @@ PolicyConfig PolicyConfig::Parse(std::string_view spec) {
       config.sinks = ParseInteger(value, "sinks");
     } else if (key == "w" || key == "window") {
       config.window = ParseInteger(value, "window");
+    } else if (key == "prompt") {
+      config.prompt = ParsePromptAttention(value);
     } else {
-      Fail("unknown policy parameter '{}' in '{}' (known: b, dense, sinks, w)", key, spec);
+      Fail("unknown policy parameter '{}' in '{}' (known: b, dense, sinks, w, prompt)", key, spec);
     }
     colon = next;
   }
@@ -106,6 +119,13 @@ PolicyConfig PolicyConfig::Parse(std::string_view spec) {
 }
 
 std::string PolicyConfig::ToString() const {
+  const std::string prompt_part = prompt == PromptAttention::kExact
+                                      ? ""
+                                      : fmt::format(":prompt={}", PromptAttentionName(prompt));
+  return SpecWithoutPrompt() + prompt_part;
+}
+
+std::string PolicyConfig::SpecWithoutPrompt() const {
   switch (kind) {
     case PolicyKind::kFull:
       return "full";
@@ -140,7 +160,7 @@ void PolicyConfig::Validate(int num_layers) const {
 std::unique_ptr<AttentionPolicy> MakePolicy(const PolicyConfig& config) {
   switch (config.kind) {
     case PolicyKind::kFull:
-      return std::make_unique<FullAttention>();
+      return std::make_unique<FullAttention>(config.prompt);
     case PolicyKind::kQuest:
       return std::make_unique<QuestAttention>(config);
     case PolicyKind::kStreaming:

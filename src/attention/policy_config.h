@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include "attention/bf16_prompt_tiles.h"
+
 namespace ri {
 
 class AttentionPolicy;
@@ -32,17 +34,24 @@ struct PolicyConfig {
   int dense_layers = 2;  // Quest: the first layers attend densely
   int sinks = 4;         // StreamingLLM: attention-sink positions kept
   int window = 2;        // RetroAttention: w (w = 1 is Quest)
+  PromptAttention prompt = PromptAttention::kExact;  // arithmetic of prompt tiles
 
   // Parses "full", "quest:b=0.1", "quest:b=0.1:dense=2", "streaming:b=0.1",
-  // "tova:b=512", "retro:b=0.1:w=4"; throws ri::Error naming the bad part.
+  // "tova:b=512", "retro:b=0.1:w=4", any of them with ":prompt=bf16" (or
+  // "exact"); throws ri::Error naming the bad part.
   static PolicyConfig Parse(std::string_view spec);
   std::string ToString() const;
   // Throws ri::Error for invalid combinations.
   void Validate(int num_layers) const;
+
+ private:
+  std::string SpecWithoutPrompt() const;
 };
 
 std::string_view PolicyKindName(PolicyKind kind);
 PolicyKind ParsePolicyKind(std::string_view name);
+std::string_view PromptAttentionName(PromptAttention prompt);
+PromptAttention ParsePromptAttention(std::string_view name);
 
 // A fresh policy (with empty per-sequence state) for one sequence.
 std::unique_ptr<AttentionPolicy> MakePolicy(const PolicyConfig& config);

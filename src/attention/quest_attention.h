@@ -36,7 +36,8 @@ void ChoosePages(std::span<const float> scores, int newest, int budget_pages,
 
 class QuestAttention : public SelectiveAttention {
  public:
-  explicit QuestAttention(const PolicyConfig& config) : config_(config) {}
+  explicit QuestAttention(const PolicyConfig& config)
+      : SelectiveAttention(config.prompt), config_(config) {}
   std::string name() const override { return "quest"; }
 
  protected:

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <utility>
 
 #include "kv/paged_kv_cache.h"
@@ -57,6 +58,11 @@ void SelectiveAttention::Attend(const LayerAttention& call, SequenceKvCache& cac
   };
   std::vector<Slice> slices;
   size_t partial_queries = 0;
+  // BF16 prompt tiles do not promise a decode row's bits, so nothing asks
+  // them to split as decode rows do; a whole tile is less work than its
+  // slices and their merges.
+  const bool bf16_prompt =
+      prompt_attention_ == PromptAttention::kBf16 && Bf16TileAttentionAvailable(call.head_dim);
   for (int kv_head = 0; kv_head < call.num_kv_heads; ++kv_head) {
     for (int first_row = 0; first_row < rows;) {
       int end_row = first_row + 1;
@@ -69,10 +75,13 @@ void SelectiveAttention::Attend(const LayerAttention& call, SequenceKvCache& cac
       }
       const int tile_rows = end_row - first_row;
       const std::vector<PageRun>& selected = runs(end_row - 1, kv_head);
+      const int slice_positions = bf16_prompt && call.roles[first_row] == RowRole::kPrefill
+                                      ? std::numeric_limits<int>::max()
+                                      : kSlicePositions;
       int begin = 0, offset = 0, count = 0;
       for (int r = 0; r < static_cast<int>(selected.size()); ++r) {
         count += selected[r].count;
-        if (count >= kSlicePositions || r + 1 == static_cast<int>(selected.size())) {
+        if (count >= slice_positions || r + 1 == static_cast<int>(selected.size())) {
           slices.push_back({first_row, tile_rows, kv_head, begin, r + 1, offset, count,
                             partial_queries});
           partial_queries += static_cast<size_t>(tile_rows) * group;
@@ -107,6 +116,20 @@ void SelectiveAttention::Attend(const LayerAttention& call, SequenceKvCache& cac
   partial_lse_.resize(partial_queries);
   const KvPagePool& pages = cache.pool();
   clock.Start(Phase::kAttentionTiles);
+  if (bf16_prompt) {
+    // Prompt rows come before the call's decode rows; the last sees most.
+    int last_prompt_row = rows - 1;
+    while (last_prompt_row >= 0 && call.roles[last_prompt_row] != RowRole::kPrefill) {
+      --last_prompt_row;
+    }
+    std::vector<std::vector<PageRun>> longest(call.num_kv_heads);
+    if (last_prompt_row >= 0) {
+      for (int kv_head = 0; kv_head < call.num_kv_heads; ++kv_head) {
+        longest[kv_head] = runs(last_prompt_row, kv_head);
+      }
+    }
+    bf16_tiles_.Prepare(pages, longest, pool);
+  }
   // Slices differ in size (a prompt chunk's later tiles see more positions)
   // and so, on a shared machine, do the threads' speeds.
   pool.ParallelForDynamic(slices.size(), [&](size_t begin, size_t end) {
@@ -122,14 +145,25 @@ void SelectiveAttention::Attend(const LayerAttention& call, SequenceKvCache& cac
       float* lse = partial_lse_.data() + slice.first_query;
       visible.resize(slice.rows);
       for (int k = 0; k < slice.rows; ++k) visible[k] = visible_in(slice, slice.first_row + k);
-      AttendPrefixTile(pages, slice.kv_head, selected, queries,
-                       static_cast<size_t>(call.num_heads) * head_dim, visible, group, head_dim,
-                       call.scale, tile, out, lse);
+      const size_t query_row_stride = static_cast<size_t>(call.num_heads) * head_dim;
+      const float* probabilities;
+      size_t probability_stride;
+      if (bf16_prompt && call.roles[slice.first_row] == RowRole::kPrefill) {
+        thread_local Bf16PromptTiles::Buffers buffers;
+        bf16_tiles_.Attend(pages, slice.kv_head, selected, queries, query_row_stride, visible,
+                           group, call.scale, keep, buffers, out, lse);
+        probabilities = buffers.tile.probabilities.data();
+        probability_stride = buffers.tile.probability_stride;
+      } else {
+        AttendPrefixTile(pages, slice.kv_head, selected, queries, query_row_stride, visible, group,
+                         head_dim, call.scale, tile, out, lse);
+        probabilities = tile.scores.data();
+        probability_stride = slice.count;
+      }
       if (!keep) continue;
       for (int k = 0; k < slice.rows; ++k) {
         for (int g = 0; g < group; ++g) {
-          std::copy_n(tile.scores.data() + static_cast<size_t>(k * group + g) * slice.count,
-                      visible[k],
+          std::copy_n(probabilities + (k * group + g) * probability_stride, visible[k],
                       weights_[first_head(slice.first_row + k, slice.kv_head) + g].data() +
                           slice.position_offset);
         }

@@ -8,12 +8,15 @@
 #include <vector>
 
 #include "attention/attention_policy.h"
+#include "attention/bf16_prompt_tiles.h"
 #include "attention/exact_attention.h"
 
 namespace ri {
 
 class SelectiveAttention : public AttentionPolicy {
  public:
+  explicit SelectiveAttention(PromptAttention prompt_attention = PromptAttention::kExact)
+      : prompt_attention_(prompt_attention) {}
   void Attend(const LayerAttention& call, SequenceKvCache& cache, ThreadPool& pool) override;
 
  protected:
@@ -55,6 +58,8 @@ class SelectiveAttention : public AttentionPolicy {
   // few of a decode step (with RetroAttention's window rows) do not.
   static constexpr size_t kMergeTilesPerTask = 32;
 
+  const PromptAttention prompt_attention_;  // of prompt rows' tiles
+  Bf16PromptTiles bf16_tiles_;              // with kBf16, this call's prepared keys and values
   int num_heads_ = 0;
   int num_kv_heads_ = 0;
   std::vector<std::vector<PageRun>> runs_;    // [row * num_kv_heads + kv_head]

@@ -4,7 +4,9 @@
 // both match double-precision brute force.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <random>
 #include <vector>
 
@@ -21,6 +23,8 @@ namespace {
 // Full attention that keeps every row's probabilities and records them.
 class RecordingAttention : public FullAttention {
  public:
+  explicit RecordingAttention(PromptAttention prompt = PromptAttention::kExact)
+      : FullAttention(prompt) {}
   // recorded[row][head]: the probabilities over positions 0..row.
   std::vector<std::vector<std::vector<float>>> recorded;
 
@@ -49,11 +53,13 @@ struct Result {
 class PromptTileTest : public EverySimdLevelTest {
  protected:
   // Attends rows [0, rows) in one call as prompt rows, or one call per row
-  // as decode rows.
-  Result Run(const Shape& shape, bool together) {
+  // as decode rows; with `last_decoded`, the last row is a decode row after
+  // the others' prompt.
+  Result Run(const Shape& shape, bool together, PromptAttention prompt = PromptAttention::kExact,
+             bool last_decoded = false) {
     KvPagePool pages({1, kKvHeads, shape.head_dim, shape.page_size});
     SequenceKvCache cache(pages);
-    RecordingAttention policy;
+    RecordingAttention policy(prompt);
     const size_t q_width = static_cast<size_t>(kHeads) * shape.head_dim;
     const size_t kv_width = static_cast<size_t>(kKvHeads) * shape.head_dim;
     Result result;
@@ -78,7 +84,8 @@ class PromptTileTest : public EverySimdLevelTest {
       policy.Attend(call, cache, threads_);
     };
     if (together) {
-      attend(0, shape.rows, RowRole::kPrefill);
+      attend(0, shape.rows - (last_decoded ? 1 : 0), RowRole::kPrefill);
+      if (last_decoded) attend(shape.rows - 1, 1, RowRole::kDecode);
     } else {
       for (int row = 0; row < shape.rows; ++row) attend(row, 1, RowRole::kDecode);
     }
@@ -150,6 +157,56 @@ TEST_P(PromptTileTest, TilesEqualSingleRowsAndBruteForce) {
 }
 
 RI_INSTANTIATE_FOR_EVERY_SIMD_LEVEL(PromptTileTest);
+
+// BF16 prompt tiles (where the CPU has AMX-BF16; elsewhere they are exact)
+// stay within their rounding of the exact results, and leave decode rows
+// exact: a decode row after a BF16 prompt gets the bits it gets after an
+// exact one, since the cache holds the same keys and values.
+TEST_P(PromptTileTest, Bf16PromptsStayCloseAndDecodeRowsExact) {
+  const Shape shape{64, 16, 700};
+  Fill(shape);
+  const Result exact = Run(shape, true, PromptAttention::kExact, /*last_decoded=*/true);
+  const Result bf16 = Run(shape, true, PromptAttention::kBf16, /*last_decoded=*/true);
+  const size_t q_width = static_cast<size_t>(kHeads) * shape.head_dim;
+  const size_t prompt_outputs = (shape.rows - 1) * q_width;
+  ASSERT_TRUE(std::equal(exact.outputs.begin() + prompt_outputs, exact.outputs.end(),
+                         bf16.outputs.begin() + prompt_outputs));
+  ASSERT_TRUE(std::equal(exact.log_sum_exps.end() - kHeads, exact.log_sum_exps.end(),
+                         bf16.log_sum_exps.end() - kHeads));
+  ASSERT_EQ(exact.weights.back(), bf16.weights.back());
+  // Scores of about 4 in magnitude (queries, keys and values are 2 N(0, 1))
+  // carry BF16 rounding of a few hundredths; a row or position out of place
+  // would differ by about the values themselves.
+  double worst_output = 0, mean_output = 0, worst_lse = 0, worst_weight = 0;
+  for (size_t i = 0; i < prompt_outputs; ++i) {
+    const double difference = std::fabs(double{exact.outputs[i]} - bf16.outputs[i]);
+    worst_output = std::max(worst_output, difference);
+    mean_output += difference / prompt_outputs;
+  }
+  for (size_t i = 0; i + kHeads < exact.log_sum_exps.size(); ++i) {
+    worst_lse =
+        std::max(worst_lse, std::fabs(double{exact.log_sum_exps[i]} - bf16.log_sum_exps[i]));
+  }
+  for (int row = 0; row + 1 < shape.rows; ++row) {
+    for (int head = 0; head < kHeads; ++head) {
+      const std::vector<float>& a = exact.weights[row][head];
+      const std::vector<float>& b = bf16.weights[row][head];
+      ASSERT_EQ(a.size(), b.size());
+      double sum = 0;
+      for (size_t i = 0; i < a.size(); ++i) {
+        worst_weight = std::max(worst_weight, std::fabs(double{a[i]} - b[i]));
+        sum += b[i];
+      }
+      ASSERT_NEAR(sum, 1.0, 1e-4) << "row " << row << " head " << head;
+    }
+  }
+  std::printf("differences: output %.4f (mean %.5f), lse %.4f, weight %.4f\n", worst_output,
+              mean_output, worst_lse, worst_weight);
+  EXPECT_LT(worst_output, 0.25);
+  EXPECT_LT(mean_output, 0.01);
+  EXPECT_LT(worst_lse, 0.05);
+  EXPECT_LT(worst_weight, 0.05);
+}
 
 TEST(RunsExtendTest, LongerSelectionsMustBeginWithTheShorterOne) {
   const std::vector<PageRun> shorter = {{3, 0, 16}, {7, 0, 5}};

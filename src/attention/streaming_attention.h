@@ -12,7 +12,8 @@ namespace ri {
 
 class StreamingAttention : public SelectiveAttention {
  public:
-  explicit StreamingAttention(const PolicyConfig& config) : config_(config) {}
+  explicit StreamingAttention(const PolicyConfig& config)
+      : SelectiveAttention(config.prompt), config_(config) {}
   std::string name() const override { return "streaming"; }
 
  protected:

@@ -12,7 +12,8 @@ namespace ri {
 
 class TovaAttention : public SelectiveAttention {
  public:
-  explicit TovaAttention(const PolicyConfig& config) : config_(config) {}
+  explicit TovaAttention(const PolicyConfig& config)
+      : SelectiveAttention(config.prompt), config_(config) {}
   std::string name() const override { return "tova"; }
 
  protected:

@@ -26,6 +26,7 @@ expect_failure "zero tokens" "max-tokens" generate -m "$model" -p hi -n 0
 expect_failure "context too large" "context" generate -m "$model" -p hi -c 100000
 expect_failure "unknown policy" "unknown attention policy" generate -m "$model" -p hi --attention magic
 expect_failure "zero budget" "budget" generate -m "$model" -p hi --attention quest --budget 0
+expect_failure "unknown prompt attention" "prompt-attention" generate -m "$model" -p hi --prompt-attention fp8
 expect_failure "page size" "power of two" generate -m "$model" -p hi --attention quest --page-size 12
 expect_failure "unknown template" "chat template" generate -m "$model" -p hi --chat --chat-template nope
 head -c 20000 /dev/urandom | base64 >"$scratch/long.txt"
@@ -36,6 +37,12 @@ if [ -f "$model" ]; then
   answer="$("$bin" generate -m "$model" --chat -n 24 -t 2 -p "What is the capital of France?" 2>/dev/null)"
   if grep -q "Paris" <<<"$answer"; then passes=$((passes + 1)); else
     fail "greedy chat answer has no Paris: $answer"
+  fi
+  # BF16 prompt attention (exact where the CPU lacks AMX-BF16) keeps the answer.
+  answer="$("$bin" generate -m "$model" --chat -n 24 -t 2 --prompt-attention bf16 \
+              -p "What is the capital of France?" 2>/dev/null)"
+  if grep -q "Paris" <<<"$answer"; then passes=$((passes + 1)); else
+    fail "greedy chat answer with bf16 prompt attention has no Paris: $answer"
   fi
   for policy in "quest --budget 0.5" "retro --budget 0.5 --window 4" "streaming --budget 64" "tova --budget 64"; do
     # shellcheck disable=SC2086

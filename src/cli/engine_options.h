@@ -31,6 +31,7 @@ struct EngineOptions {
   int dense_layers = 2;
   int sinks = 4;
   int window = 2;
+  std::string prompt_attention = "exact";  // exact or bf16 (PromptAttention)
   bool print_stats = false;
 
   void AddTo(CLI::App& command);

@@ -100,15 +100,16 @@ int RunEval(EvalKind kind, EvalArguments args) {
 void AddCommonOptions(CLI::App& command, EvalArguments& args) {
   args.engine.AddTo(command);
   // Policies come from --policies; statistics are always reported.
-  for (const char* single_policy_option :
-       {"--attention", "--budget", "--dense-layers", "--sinks", "--window", "--stats"}) {
+  for (const char* single_policy_option : {"--attention", "--budget", "--dense-layers", "--sinks",
+                                           "--window", "--prompt-attention", "--stats"}) {
     command.remove_option(command.get_option(single_policy_option));
   }
   command
       .add_option("--policies", args.policies,
                   "Attention policies to compare, comma separated specs such as "
-                  "quest:b=0.1, retro:b=0.1:w=4, streaming:b=0.1, tova:b=512 (full is the "
-                  "reference and is added when missing)")
+                  "quest:b=0.1, retro:b=0.1:w=4, streaming:b=0.1, tova:b=512, any of them "
+                  "with :prompt=bf16 for BF16 prompt attention (full is the reference and is "
+                  "added when missing)")
       ->delimiter(',')
       ->capture_default_str();
   command.add_option("--json", args.json_path,

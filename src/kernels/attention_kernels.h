@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <vector>
 
 namespace ri {
 
@@ -37,6 +38,57 @@ void SoftmaxRows(float* scores, int rows, int count, size_t stride, float* log_s
 // out[q][d] += sum_i weights[q * weight_stride + i] * values[i][d].
 void AccumulateValuesF16(const float* weights, size_t weight_stride, int num_queries,
                          const uint16_t* values, int count, int dim, float* out);
+
+// A run of `count` F16 values stored position-major, as a KV page holds them:
+// dimension d of value i at values[i * dim + d].
+struct F16ValueRun {
+  const uint16_t* values;
+  int count;
+};
+
+// Keys and values of a sequence of positions rounded to BF16, in the layouts
+// AMX tiles take (PrepareBf16KeysValues); a tile may read any prefix of them.
+struct Bf16KeysValues {
+  int positions = 0;  // converted
+  int dim = 0;
+  std::vector<uint32_t> key_pairs, value_pairs;
+  std::vector<const uint16_t*> value_rows;  // where each position's values start
+  std::vector<uint16_t> zeros;              // the values of padding positions
+};
+
+// Converts the positions of the runs (keys and values of the same positions
+// in the same order; keys `key_stride` apart per dimension).
+void PrepareBf16KeysValues(std::span<const F16KeyRun> key_runs, size_t key_stride,
+                           std::span<const F16ValueRun> value_runs, int dim,
+                           Bf16KeysValues& prepared);
+
+// Buffers of AttendTileBf16, reused across calls.
+struct Bf16TileScratch {
+  std::vector<uint16_t> queries, bf16_probabilities;
+  std::vector<float> probabilities, outputs, inverse_sums;
+  size_t probability_stride = 0;  // of `probabilities`, after a call
+};
+
+// Whether AttendTileBf16 runs here: AMX tiles with BF16 products that the OS
+// lets this process use, the AVX-512 level active, and a head size that is a
+// multiple of 64.
+bool Bf16TileAttentionAvailable(int dim);
+
+// Softmax attention of a tile of `rows` rows, each with `queries_per_row`
+// queries (row k's at queries + k * query_row_stride, prepared.dim floats
+// each, contiguous), over the first `positions` prepared positions, of which
+// row k sees the first visible[k]; with queries, keys, values and
+// probabilities rounded to BF16 and every sum in float, on AMX tiles: about
+// three significant decimal digits per score and output, for several times
+// the speed of the exact kernels on prompt tiles. Query q = k *
+// queries_per_row + g writes out[q * dim ...] and log_sum_exps[q] (if not
+// null; -infinity for a query that sees nothing); if want_probabilities,
+// scratch.probabilities then holds its probabilities (in float) at
+// [q * scratch.probability_stride + i].
+void AttendTileBf16(const float* queries, size_t query_row_stride, int rows, int queries_per_row,
+                    std::span<const int> visible, const Bf16KeysValues& prepared, int positions,
+                    float scale, bool want_probabilities, Bf16TileScratch& scratch, float* out,
+                    float* log_sum_exps);
 
 // to[i] = from[i] rounded to F16, nearest even (as FloatToFp16): how keys and
 // values enter the cache.

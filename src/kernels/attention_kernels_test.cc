@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -266,6 +267,124 @@ TEST_P(AttentionKernelsTest, KeyBoundsAreElementwiseMinMax) {
 }
 
 RI_INSTANTIATE_FOR_EVERY_SIMD_LEVEL(AttentionKernelsTest);
+
+// BF16 rounding (nearest even) of a finite float, as the AMX path rounds its
+// inputs.
+double Bf16(float x) {
+  uint32_t bits;
+  std::memcpy(&bits, &x, sizeof(bits));
+  bits += 0x7FFF + ((bits >> 16) & 1);
+  bits &= 0xFFFF0000u;
+  float rounded;
+  std::memcpy(&rounded, &bits, sizeof(rounded));
+  return rounded;
+}
+
+// Against a double-precision reference that rounds what the kernel rounds
+// (queries times the scale, keys, values and exp(score - max) to BF16): the
+// rest is float sums and a 5e-5 exponential, so a misplaced key or position
+// shows in the probabilities far above their tolerance, a misplaced value in
+// the outputs.
+TEST(Bf16TileAttentionTest, MatchesBruteForceWithTheSameRounding) {
+  if (!Bf16TileAttentionAvailable(64)) GTEST_SKIP() << "no AMX-BF16 on this CPU";
+  std::mt19937 rng(5);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  Bf16KeysValues prepared;
+  Bf16TileScratch scratch;
+  for (int dim : {64, 128}) {
+    for (int total : {1, 17, 100, 300}) {
+      for (int run_size : {16, 5, 37}) {
+        for (auto [rows, group] : {std::pair{1, 3}, std::pair{5, 3}, std::pair{16, 1}}) {
+          const int num_queries = rows * group;
+          // Runs in separate pages: keys dimension-major with room to spare,
+          // values position-major; 20 positions more than the tile reads
+          // are prepared (a tile reads a prefix).
+          const int prepared_total = total + 20;
+          const size_t key_stride = run_size + 3;
+          std::vector<std::vector<uint16_t>> key_pages, value_pages;
+          std::vector<F16KeyRun> key_runs;
+          std::vector<F16ValueRun> value_runs;
+          for (int first = 0; first < prepared_total; first += run_size) {
+            const int count = std::min(run_size, prepared_total - first);
+            key_pages.push_back(RandomHalves(key_stride * dim, rng));
+            value_pages.push_back(RandomHalves(static_cast<size_t>(count) * dim, rng));
+            key_runs.push_back({key_pages.back().data(), count});
+            value_runs.push_back({value_pages.back().data(), count});
+          }
+          PrepareBf16KeysValues(key_runs, key_stride, value_runs, dim, prepared);
+          const auto key = [&](int i, int d) {
+            return Fp16ToFloat(key_pages[i / run_size][d * key_stride + i % run_size]);
+          };
+          const auto value = [&](int i, int d) {
+            return Fp16ToFloat(value_pages[i / run_size][(i % run_size) * dim + d]);
+          };
+          // Rows of `group` queries, 8 floats apart.
+          const size_t row_stride = static_cast<size_t>(group) * dim + 8;
+          std::vector<float> query_rows(rows * row_stride);
+          for (float& x : query_rows) x = 2.0f * normal(rng);
+          const auto query = [&](int q, int d) {
+            return query_rows[(q / group) * row_stride + (q % group) * dim + d];
+          };
+          // The last row sees everything, the ones before one fewer each, the
+          // first none when there are several.
+          std::vector<int> visible(rows);
+          for (int k = 0; k < rows; ++k) visible[k] = std::max(0, total - rows + 1 + k);
+          if (rows > 1) visible[0] = 0;
+          const float scale = 0.125f;
+          std::vector<float> out(static_cast<size_t>(num_queries) * dim, -7.0f);
+          std::vector<float> lse(num_queries, -7.0f);
+          AttendTileBf16(query_rows.data(), row_stride, rows, group, visible, prepared, total,
+                         scale, /*want_probabilities=*/true, scratch, out.data(), lse.data());
+          for (int q = 0; q < num_queries; ++q) {
+            SCOPED_TRACE(::testing::Message() << "dim " << dim << " total " << total << " run "
+                                              << run_size << " rows " << rows << " query " << q);
+            const int seen = visible[q / group];
+            const float* probabilities =
+                scratch.probabilities.data() + q * scratch.probability_stride;
+            if (seen == 0) {
+              EXPECT_EQ(lse[q], -INFINITY);
+              for (int d = 0; d < dim; ++d) ASSERT_EQ(out[q * dim + d], 0.0f);
+              continue;
+            }
+            std::vector<double> scores(seen);
+            double max_score = -INFINITY;
+            for (int i = 0; i < seen; ++i) {
+              double dot = 0;
+              for (int d = 0; d < dim; ++d) {
+                dot += Bf16(query(q, d) * scale) * Bf16(key(i, d));
+              }
+              scores[i] = dot;
+              max_score = std::max(max_score, dot);
+            }
+            double sum = 0;
+            std::vector<double> terms(seen);
+            for (int i = 0; i < seen; ++i) {
+              const double e = std::exp(scores[i] - max_score);
+              sum += e;
+              terms[i] = Bf16(static_cast<float>(e));
+            }
+            EXPECT_NEAR(lse[q], max_score + std::log(sum), 1e-4);
+            for (int i = 0; i < seen; ++i) {
+              ASSERT_NEAR(probabilities[i], std::exp(scores[i] - max_score) / sum, 1e-4) << i;
+            }
+            for (int i = seen; i < total; ++i) ASSERT_EQ(probabilities[i], 0.0f) << i;
+            // A term computed with the kernel's exponential may round to
+            // the BF16 neighbour of the reference's: up to one part in 128.
+            for (int d = 0; d < dim; ++d) {
+              double expected = 0, magnitude = 0;
+              for (int i = 0; i < seen; ++i) {
+                expected += terms[i] * Bf16(value(i, d));
+                magnitude += terms[i] * std::fabs(Bf16(value(i, d)));
+              }
+              ASSERT_NEAR(out[q * dim + d], expected / sum, magnitude / sum / 128 + 1e-4)
+                  << "d " << d;
+            }
+          }
+        }
+      }
+    }
+  }
+}
 
 }  // namespace
 }  // namespace ri

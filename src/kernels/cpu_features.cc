@@ -61,8 +61,10 @@ CpuFeatures QueryCpu() {
     uint32_t eax1, ebx1, ecx1, edx1;
     __cpuid_count(7, 1, eax1, ebx1, ecx1, edx1);
     f.avx512bf16 = eax1 & bit_AVX512BF16;
-    f.amx_int8 = (edx & bit_AMX_TILE) && (edx & bit_AMX_INT8) && f.avx512vnni &&
-                 (xcr0 & kXcr0Amx) == kXcr0Amx && RequestAmxPermission();
+    const bool tiles =
+        (edx & bit_AMX_TILE) && (xcr0 & kXcr0Amx) == kXcr0Amx && RequestAmxPermission();
+    f.amx_int8 = tiles && (edx & bit_AMX_INT8) && f.avx512vnni;
+    f.amx_bf16 = tiles && (edx & bit_AMX_BF16) && f.avx512bf16;
   }
   return f;
 }

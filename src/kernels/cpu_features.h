@@ -25,10 +25,13 @@ struct CpuFeatures {
   bool avx512dq = false;
   bool avx512vnni = false;  // the integer (Q8 activation) kernel's AVX-512 path
   bool avx512vbmi = false;
-  bool avx512bf16 = false;  // informational: no kernel needs it
+  bool avx512bf16 = false;
   // AMX tiles with int8 dot products, and the OS lets this process use them
   // (Linux asks each process to request the tile state; QueryCpu does).
   bool amx_int8 = false;
+  // AMX tiles with BF16 products and AVX-512 BF16 conversions (the prompt
+  // attention's BF16 kernel), with the same permission.
+  bool amx_bf16 = false;
 };
 const CpuFeatures& GetCpuFeatures();
 

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "kernels/amx_tile_config.h"
 #include "kernels/matmul_q8_simd.h"
 #include "kernels/weight_strips.h"
 #include "kernels/x86_intrinsics.h"
@@ -28,16 +29,8 @@ constexpr int kTileRows = kAmxRows;  // activation rows per tile
 // The tiles' shapes (palette 1), two sets of three (C, A, B: tiles 0, 1, 2
 // and 3, 4, 5): C 16 x 16 int32, A 16 rows x 32 codes, B 8 rows of 4 codes x
 // 16 weight rows.
-struct alignas(64) TileConfig {
-  uint8_t palette = 1;
-  uint8_t start_row = 0;
-  uint8_t reserved[14] = {};
-  uint16_t bytes_per_row[16] = {};
-  uint8_t rows[16] = {};
-};
-
-TileConfig MakeConfig() {
-  TileConfig config;
+AmxTileConfig MakeConfig() {
+  AmxTileConfig config;
   for (int set = 0; set < 2; ++set) {
     const int c = 3 * set, a = c + 1, b = c + 2;
     config.bytes_per_row[c] = 64;
@@ -164,7 +157,7 @@ void StripTimesTile(const uint8_t* strip, const uint8_t* b_tiles, size_t b_strid
 template <class Format>
 void RunTiles(const WeightMatrix& w, const Q8Activations& x, int num_rows, float* y,
               size_t y_stride, int64_t row_begin, int64_t row_end) {
-  static const TileConfig config = MakeConfig();
+  static const AmxTileConfig config = MakeConfig();
   _tile_loadconfig(&config);
   constexpr size_t kBlockBytes = WeightStrips::BlockBytes(kType<Format>);
   const WeightStrips& strips = *w.strips;
