@@ -117,18 +117,19 @@ void SelectiveAttention::Attend(const LayerAttention& call, SequenceKvCache& cac
   const KvPagePool& pages = cache.pool();
   clock.Start(Phase::kAttentionTiles);
   if (bf16_prompt) {
-    // Prompt rows come before the call's decode rows; the last sees most.
+    // The last prompt row sees the most (a decode step has none: nothing
+    // to prepare).
     int last_prompt_row = rows - 1;
     while (last_prompt_row >= 0 && call.roles[last_prompt_row] != RowRole::kPrefill) {
       --last_prompt_row;
     }
-    std::vector<std::vector<PageRun>> longest(call.num_kv_heads);
     if (last_prompt_row >= 0) {
+      std::vector<std::vector<PageRun>> longest(call.num_kv_heads);
       for (int kv_head = 0; kv_head < call.num_kv_heads; ++kv_head) {
         longest[kv_head] = runs(last_prompt_row, kv_head);
       }
+      bf16_tiles_.Prepare(pages, longest, pool);
     }
-    bf16_tiles_.Prepare(pages, longest, pool);
   }
   // Slices differ in size (a prompt chunk's later tiles see more positions)
   // and so, on a shared machine, do the threads' speeds.
