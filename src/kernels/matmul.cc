@@ -10,6 +10,7 @@
 #include "kernels/matmul_simd.h"
 #include "kernels/q8_activations.h"
 #include "kernels/weight_strips.h"
+#include "util/cache_line.h"
 #include "util/error.h"
 #include "util/thread_pool.h"
 
@@ -72,9 +73,7 @@ float* ActivationScratch(int num_x, int64_t cols) {
   constexpr size_t kLine = simd::kLineFloats;
   thread_local std::vector<float> scratch;
   const size_t stride = (static_cast<size_t>(cols) + kLine - 1) / kLine * kLine;
-  if (scratch.size() < num_x * stride + kLine) scratch.resize(num_x * stride + kLine);
-  const size_t misalignment = reinterpret_cast<uintptr_t>(scratch.data()) / sizeof(float) % kLine;
-  return scratch.data() + (kLine - misalignment) % kLine;
+  return CacheLineAligned(scratch, num_x * stride);
 }
 
 // The AVX-512 integer kernel needs VNNI besides the level, and the weights

@@ -19,6 +19,7 @@
 #include "kernels/matmul_q8_simd.h"
 #include "kernels/weight_strips.h"
 #include "kernels/x86_intrinsics.h"
+#include "util/cache_line.h"
 
 namespace ri::simd {
 
@@ -171,10 +172,8 @@ void RunTiles(const WeightMatrix& w, const Q8Activations& x, int num_rows, float
     const int64_t chunk_last = std::min(last_strip, chunk + WeightStrips::kChunkStrips - 1);
     const uint8_t* unpacked = nullptr;
     if constexpr (!kIsQ8_0<Format>) {
-      const size_t bytes = (chunk_last - chunk + 1) * num_blocks * kTileBBytes + 64;
-      if (unpacked_storage.size() < bytes) unpacked_storage.resize(bytes);
-      uint8_t* aligned = unpacked_storage.data() +
-                         (64 - reinterpret_cast<uintptr_t>(unpacked_storage.data()) % 64) % 64;
+      uint8_t* aligned =
+          CacheLineAligned(unpacked_storage, (chunk_last - chunk + 1) * num_blocks * kTileBBytes);
       UnpackQ4Strips(strips, kBlockBytes, num_blocks, chunk, chunk_last, aligned);
       unpacked = aligned;
     }

@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "kernels/cpu_features.h"
+#include "util/cache_line.h"
 #include "util/error.h"
 #include "util/thread_pool.h"
 
@@ -73,12 +74,6 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq"))) void QuantizeBlock
   *sum = _mm512_reduce_add_epi32(_mm512_add_epi32(q_low, q_high));
 }
 
-// `bytes` bytes of `storage`, 64-byte aligned.
-int8_t* AlignedBytes(std::vector<int8_t>& storage, size_t bytes) {
-  if (storage.size() < bytes + 64) storage.resize(bytes + 64);
-  return storage.data() + (64 - reinterpret_cast<uintptr_t>(storage.data()) % 64) % 64;
-}
-
 }  // namespace
 
 void Q8Activations::Quantize(const float* x, int num_rows, size_t stride, int64_t cols,
@@ -91,7 +86,7 @@ void Q8Activations::Quantize(const float* x, int num_rows, size_t stride, int64_
   num_rows_ = num_rows;
   num_blocks_ = cols / 32;
   const size_t blocks = static_cast<size_t>(num_rows) * num_blocks_;
-  codes_ = AlignedBytes(storage_, blocks * 32);
+  codes_ = CacheLineAligned(storage_, blocks * 32);
   scales_.resize(blocks);
   code_sums_.resize(blocks);
   scaled_sums_.resize(blocks);

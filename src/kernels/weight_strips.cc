@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "kernels/matmul.h"
+#include "util/cache_line.h"
 #include "util/error.h"
 
 namespace ri {
@@ -18,8 +19,8 @@ WeightStrips::WeightStrips(const WeightMatrix& w) {
   const int64_t num_blocks = w.cols / 32;
   num_strips_ = (w.rows + kRows - 1) / kRows;
   strip_bytes_ = (num_blocks * block_bytes + 63) / 64 * 64;
-  storage_.assign(num_strips_ * strip_bytes_ + 64, 0);
-  data_ = storage_.data() + (64 - reinterpret_cast<uintptr_t>(storage_.data()) % 64) % 64;
+  storage_.clear();  // padding stays zero
+  data_ = CacheLineAligned(storage_, num_strips_ * strip_bytes_);
   for (int64_t s = 0; s < num_strips_; ++s) {
     uint8_t* out = data_ + s * strip_bytes_;
     for (int64_t j = 0; j < 8; ++j) {
