@@ -116,6 +116,10 @@ void SelectiveAttention::Attend(const LayerAttention& call, SequenceKvCache& cac
   partial_lse_.resize(partial_queries);
   const KvPagePool& pages = cache.pool();
   clock.Start(Phase::kAttentionTiles);
+  // The calling thread's: a call needs them only while it runs (and
+  // sequences' calls follow one another), so no sequence keeps them.
+  thread_local Bf16PromptTiles calling_thread_tiles;
+  Bf16PromptTiles& bf16_tiles = calling_thread_tiles;
   if (bf16_prompt) {
     // The last prompt row sees the most (a decode step has none: nothing
     // to prepare).
@@ -128,7 +132,7 @@ void SelectiveAttention::Attend(const LayerAttention& call, SequenceKvCache& cac
       for (int kv_head = 0; kv_head < call.num_kv_heads; ++kv_head) {
         longest[kv_head] = runs(last_prompt_row, kv_head);
       }
-      bf16_tiles_.Prepare(pages, longest, pool);
+      bf16_tiles.Prepare(pages, longest, pool);
     }
   }
   // Slices differ in size (a prompt chunk's later tiles see more positions)
@@ -151,8 +155,8 @@ void SelectiveAttention::Attend(const LayerAttention& call, SequenceKvCache& cac
       size_t probability_stride;
       if (bf16_prompt && call.roles[slice.first_row] == RowRole::kPrefill) {
         thread_local Bf16PromptTiles::Buffers buffers;
-        bf16_tiles_.Attend(pages, slice.kv_head, selected, queries, query_row_stride, visible,
-                           group, call.scale, keep, buffers, out, lse);
+        bf16_tiles.Attend(pages, slice.kv_head, selected, queries, query_row_stride, visible, group,
+                          call.scale, keep, buffers, out, lse);
         probabilities = buffers.tile.probabilities.data();
         probability_stride = buffers.tile.probability_stride;
       } else {

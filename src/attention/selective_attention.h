@@ -59,7 +59,6 @@ class SelectiveAttention : public AttentionPolicy {
   static constexpr size_t kMergeTilesPerTask = 32;
 
   const PromptAttention prompt_attention_;  // of prompt rows' tiles
-  Bf16PromptTiles bf16_tiles_;              // with kBf16, this call's prepared keys and values
   int num_heads_ = 0;
   int num_kv_heads_ = 0;
   std::vector<std::vector<PageRun>> runs_;    // [row * num_kv_heads + kv_head]
