@@ -163,13 +163,10 @@ void RunTiles(const WeightMatrix& w, const Q8Activations& x, int num_rows, float
   constexpr size_t kBlockBytes = WeightStrips::BlockBytes(kType<Format>);
   const WeightStrips& strips = *w.strips;
   const int64_t num_blocks = x.num_blocks();
-  const int64_t last_strip = (row_end - 1) / WeightStrips::kRows;
   thread_local std::vector<uint8_t> unpacked_storage;
   // A chunk of strips is unpacked once and stays in the cache while every
   // tile of rows passes over it.
-  for (int64_t chunk = row_begin / WeightStrips::kRows; chunk <= last_strip;
-       chunk += WeightStrips::kChunkStrips) {
-    const int64_t chunk_last = std::min(last_strip, chunk + WeightStrips::kChunkStrips - 1);
+  WeightStrips::ForEachChunk(row_begin, row_end, [&](int64_t chunk, int64_t chunk_last) {
     const uint8_t* unpacked = nullptr;
     if constexpr (!kIsQ8_0<Format>) {
       uint8_t* aligned =
@@ -191,7 +188,7 @@ void RunTiles(const WeightMatrix& w, const Q8Activations& x, int num_rows, float
                                 y_stride);
       }
     }
-  }
+  });
   _tile_release();
 }
 

@@ -247,7 +247,6 @@ template <class Format>
 void RunStrips(const WeightMatrix& w, const Q8Activations& x, int first_row, float* y,
                size_t y_stride, int64_t row_begin, int64_t row_end) {
   const WeightStrips& strips = *w.strips;
-  constexpr int64_t kRows = WeightStrips::kRows;
   const size_t strip_bytes = strips.strip_bytes();
   // Matrices that share their input (q, k, v; gate, up) share the layout.
   thread_local GroupStorage storage;
@@ -259,10 +258,7 @@ void RunStrips(const WeightMatrix& w, const Q8Activations& x, int first_row, flo
     grouped_version = x.version();
     grouped_first_row = first_row;
   }
-  const int64_t last_strip = (row_end - 1) / kRows;
-  for (int64_t chunk = row_begin / kRows; chunk <= last_strip;
-       chunk += WeightStrips::kChunkStrips) {
-    const int64_t chunk_last = std::min(last_strip, chunk + WeightStrips::kChunkStrips - 1);
+  WeightStrips::ForEachChunk(row_begin, row_end, [&](int64_t chunk, int64_t chunk_last) {
     for (int m0 = first_row; m0 < x.num_rows(); m0 += kMaxRows) {
       const int rows = std::min(kMaxRows, x.num_rows() - m0);
       const RowGroup& group = groups[(m0 - first_row) / kMaxRows];
@@ -281,13 +277,14 @@ void RunStrips(const WeightMatrix& w, const Q8Activations& x, int first_row, flo
                                                             x.num_blocks(), sums),
              true)) ||
            ...);
-        }(std::make_integer_sequence<int, kMaxRows>{});
+        }
+        (std::make_integer_sequence<int, kMaxRows>{});
         WeightStrips::StoreSums(sums, s, pair, rows, row_begin, row_end, y + m0 * y_stride,
                                 y_stride);
         s += pair;
       }
     }
-  }
+  });
 }
 
 }  // namespace

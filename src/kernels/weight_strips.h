@@ -104,6 +104,16 @@ class WeightStrips {
   // instead of all the activations streaming past every strip.
   static constexpr int64_t kChunkStrips = 16;
 
+  // Calls use(first, last) for each chunk of strips [first, last] that
+  // covers weight rows [row_begin, row_end), in order.
+  template <class Use>
+  static void ForEachChunk(int64_t row_begin, int64_t row_end, Use use) {
+    const int64_t last_strip = (row_end - 1) / kRows;
+    for (int64_t first = row_begin / kRows; first <= last_strip; first += kChunkStrips) {
+      use(first, std::min(last_strip, first + kChunkStrips - 1));
+    }
+  }
+
  private:
   int64_t num_strips_ = 0;
   size_t strip_bytes_ = 0;
