@@ -53,13 +53,13 @@ void BM_AttendTile(benchmark::State& state) {
   std::vector<float> out(queries.size()), log_sum_exps(rows * kGroup);
   TileScratch scratch;
   Bf16PromptTiles bf16_tiles;
-  Bf16PromptTiles::Buffers buffers;
+  Bf16TileScratch bf16_scratch;
   ThreadPool threads(1);
   if (bf16) bf16_tiles.Prepare(pages, std::span(&runs, 1), threads);
   for (auto _ : state) {
     if (bf16) {
-      bf16_tiles.Attend(pages, 0, runs, queries.data(), kGroup * kHeadDim, visible, kGroup, 0.125f,
-                        false, buffers, out.data(), log_sum_exps.data());
+      bf16_tiles.Attend(0, runs, queries.data(), kGroup * kHeadDim, visible, kGroup, 0.125f, false,
+                        bf16_scratch, out.data(), log_sum_exps.data());
     } else {
       AttendPrefixTile(pages, 0, runs, queries.data(), kGroup * kHeadDim, visible, kGroup, kHeadDim,
                        0.125f, scratch, out.data(), log_sum_exps.data());

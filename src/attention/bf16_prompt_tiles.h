@@ -1,7 +1,8 @@
 // The BF16 arithmetic for prompt tiles (PromptAttention::kBf16): each layer
 // call converts, once per kv head, the keys and values its longest prompt
-// selection reads to BF16, and every prompt tile of the call attends over a
-// prefix of them on AMX tiles (AttendTileBf16).
+// selection reads to BF16, and every prompt tile of the call whose
+// selection begins them attends over a prefix of them on AMX tiles
+// (AttendTileBf16).
 #pragma once
 
 #include <span>
@@ -24,27 +25,23 @@ enum class PromptAttention { kExact, kBf16 };
 
 class Bf16PromptTiles {
  public:
-  // What a thread needs to attend tiles.
-  struct Buffers {
-    Bf16TileScratch tile;  // probabilities of the last tile (if wanted)
-    Bf16KeysValues own;    // a tile's own keys and values
-    std::vector<F16KeyRun> key_runs;
-    std::vector<F16ValueRun> value_runs;
-  };
-
   // Converts, for each kv head, the positions of longest[kv_head], in
   // parallel.
   void Prepare(const KvPagePool& pages, std::span<const std::vector<PageRun>> longest,
                ThreadPool& threads);
 
-  // AttendTileBf16 of a tile whose selection is `runs` through `kv_head`
-  // (queries and outputs as AttendPrefixTile takes them): over the prepared
-  // positions if `runs` begins them, else over its own, converted for it
-  // alone. buffers.tile.probabilities then holds the probabilities, if
-  // wanted.
-  void Attend(const KvPagePool& pages, int kv_head, std::span<const PageRun> runs,
-              const float* queries, size_t query_row_stride, std::span<const int> visible,
-              int group, float scale, bool want_probabilities, Buffers& buffers, float* out,
+  // Whether `runs` through `kv_head` begin the prepared positions. Tiles
+  // that do not (a selection that is not a prefix of the longest, as a
+  // sliding window's) are left to the exact kernels: converting their own
+  // keys and values would cost more than the tiles save.
+  bool Covers(int kv_head, std::span<const PageRun> runs) const;
+
+  // AttendTileBf16 of a tile whose selection is `runs` through `kv_head`,
+  // which Covers (queries and outputs as AttendPrefixTile takes them).
+  // scratch.probabilities then holds the probabilities, if wanted.
+  void Attend(int kv_head, std::span<const PageRun> runs, const float* queries,
+              size_t query_row_stride, std::span<const int> visible, int group, float scale,
+              bool want_probabilities, Bf16TileScratch& scratch, float* out,
               float* log_sum_exps) const;
 
  private:

@@ -153,12 +153,13 @@ void SelectiveAttention::Attend(const LayerAttention& call, SequenceKvCache& cac
       const size_t query_row_stride = static_cast<size_t>(call.num_heads) * head_dim;
       const float* probabilities;
       size_t probability_stride;
-      if (bf16_prompt && call.roles[slice.first_row] == RowRole::kPrefill) {
-        thread_local Bf16PromptTiles::Buffers buffers;
-        bf16_tiles.Attend(pages, slice.kv_head, selected, queries, query_row_stride, visible, group,
-                          call.scale, keep, buffers, out, lse);
-        probabilities = buffers.tile.probabilities.data();
-        probability_stride = buffers.tile.probability_stride;
+      if (bf16_prompt && call.roles[slice.first_row] == RowRole::kPrefill &&
+          bf16_tiles.Covers(slice.kv_head, selected)) {
+        thread_local Bf16TileScratch bf16_scratch;
+        bf16_tiles.Attend(slice.kv_head, selected, queries, query_row_stride, visible, group,
+                          call.scale, keep, bf16_scratch, out, lse);
+        probabilities = bf16_scratch.probabilities.data();
+        probability_stride = bf16_scratch.probability_stride;
       } else {
         AttendPrefixTile(pages, slice.kv_head, selected, queries, query_row_stride, visible, group,
                          head_dim, call.scale, tile, out, lse);

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "attention/exact_attention.h"
@@ -206,6 +207,60 @@ TEST_P(PromptTileTest, Bf16PromptsStayCloseAndDecodeRowsExact) {
   EXPECT_LT(mean_output, 0.01);
   EXPECT_LT(worst_lse, 0.05);
   EXPECT_LT(worst_weight, 0.05);
+}
+
+// A sliding window of 100 positions: consecutive rows' selections do not
+// nest once the window moves.
+class WindowAttention : public SelectiveAttention {
+ public:
+  explicit WindowAttention(PromptAttention prompt) : SelectiveAttention(prompt) {}
+  std::string name() const override { return "window"; }
+
+ protected:
+  void SelectRuns(const LayerAttention& call, const SequenceKvCache& cache, int row, int kv_head,
+                  std::vector<PageRun>& runs) const override {
+    runs.clear();
+    const int last = call.positions[row];
+    AppendRangeRuns(cache.page_table(call.layer), cache.geometry().page_size,
+                    std::max(0, last - 99), last, runs);
+  }
+};
+
+// Prompt tiles whose selection does not begin the call's longest (the last
+// row's) stay exact with BF16 prompts: here every row but the last.
+TEST_P(PromptTileTest, Bf16PromptsLeaveUncoveredTilesExact) {
+  const Shape shape{64, 16, 300};
+  Fill(shape);
+  const auto run = [&](PromptAttention prompt) {
+    KvPagePool pages({1, kKvHeads, shape.head_dim, shape.page_size});
+    SequenceKvCache cache(pages);
+    WindowAttention policy(prompt);
+    std::vector<int> positions(shape.rows);
+    for (int i = 0; i < shape.rows; ++i) positions[i] = i;
+    const std::vector<RowRole> roles(shape.rows, RowRole::kPrefill);
+    std::vector<float> outputs(queries_.size());
+    const LayerAttention call{.layer = 0,
+                              .num_heads = kHeads,
+                              .num_kv_heads = kKvHeads,
+                              .head_dim = shape.head_dim,
+                              .scale = 0.125f,
+                              .positions = positions,
+                              .roles = roles,
+                              .queries = queries_.data(),
+                              .keys = keys_.data(),
+                              .values = values_.data(),
+                              .outputs = outputs.data()};
+    policy.Attend(call, cache, threads_);
+    return outputs;
+  };
+  const std::vector<float> exact = run(PromptAttention::kExact);
+  const std::vector<float> bf16 = run(PromptAttention::kBf16);
+  const size_t last_row = (shape.rows - 1) * static_cast<size_t>(kHeads) * shape.head_dim;
+  ASSERT_TRUE(std::equal(exact.begin(), exact.begin() + last_row, bf16.begin()));
+  for (size_t i = last_row; i < exact.size(); ++i) ASSERT_NEAR(exact[i], bf16[i], 0.25) << i;
+  // The last row's tile did take the BF16 path where there is one.
+  EXPECT_EQ(std::equal(exact.begin() + last_row, exact.end(), bf16.begin() + last_row),
+            !Bf16TileAttentionAvailable(shape.head_dim));
 }
 
 TEST(RunsExtendTest, LongerSelectionsMustBeginWithTheShorterOne) {
