@@ -19,8 +19,9 @@ class ThreadPool;
 // How prompt tiles compute their attention: exactly (kExact, bit for bit
 // what each row's own AttendRuns gives, so a prompt and the same tokens
 // decoded one by one agree exactly), or in BF16 on AMX tiles where the CPU
-// has them (kBf16: faster prompts, about three significant digits per score
-// and output). Decode rows are always exact.
+// has them (kBf16: faster prompts; BF16 keeps 8 significant bits, so scores
+// and outputs carry relative errors of a few parts in a thousand). Decode
+// rows are always exact.
 enum class PromptAttention { kExact, kBf16 };
 
 class Bf16PromptTiles {

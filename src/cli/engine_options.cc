@@ -61,7 +61,7 @@ void EngineOptions::AddTo(CLI::App& command) {
       .add_option("--prompt-attention", prompt_attention,
                   "Arithmetic of the prompt's attention: exact (a prompt gives the bits its "
                   "tokens would give decoded one by one) or bf16 (AMX tiles where the CPU "
-                  "has them: faster prompts, about three significant digits per score)")
+                  "has them: faster prompts, rounded to 8 significant bits)")
       ->check(CLI::IsMember({"exact", "bf16"}))
       ->capture_default_str();
   command.add_flag("--stats", print_stats, "Print the attention policy's statistics at the end");
