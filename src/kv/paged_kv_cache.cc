@@ -158,7 +158,15 @@ void SequenceKvCache::Write(int layer, int position, const float* key, const flo
   }
   if (position < length) return Overwrite(layer, std::span(&position, 1), key, value);
   if (position % g.page_size == 0) pages_[layer].push_back(pool_.Allocate());
-  StoreEntry(layer, position, key, value, /*appended=*/true);
+  // An appended key widens its page's bounds (of the stored F16 keys, so
+  // that Quest's bound is exact).
+  StoreEntry(layer, position, key, value,
+             [&](int page, int kv_head, int slot, const uint16_t* f16_key) {
+               float* lo = pool_.key_min(page, kv_head);
+               float* hi = pool_.key_max(page, kv_head);
+               if (slot == 0) ResetBounds(lo, hi, g.head_dim);
+               WidenKeyBounds(f16_key, 1, g.head_dim, lo, hi);
+             });
   lengths_[layer] = length + 1;
 }
 
@@ -172,7 +180,9 @@ void SequenceKvCache::Overwrite(int layer, std::span<const int> positions, const
       Fail("KV overwrite at position {} of layer {} whose length is {}", position, layer,
            lengths_[layer]);
     }
-    StoreEntry(layer, position, keys + r * stride, values + r * stride, /*appended=*/false);
+    // Overwritten keys leave the bounds to RecomputeBounds, once per page.
+    StoreEntry(layer, position, keys + r * stride, values + r * stride,
+               [](int, int, int, const uint16_t*) {});
     const int page_index = position / g.page_size;
     if (r + 1 == positions.size() || positions[r + 1] / g.page_size != page_index) {
       RecomputeBounds(layer, page_index);
@@ -180,8 +190,9 @@ void SequenceKvCache::Overwrite(int layer, std::span<const int> positions, const
   }
 }
 
+template <class Stored>
 void SequenceKvCache::StoreEntry(int layer, int position, const float* key, const float* value,
-                                 bool appended) {
+                                 Stored stored) {
   const KvGeometry& g = geometry();
   const int page = pages_[layer][position / g.page_size];
   if (page < 0) Fail("KV write at position {} of layer {} into an evicted page", position, layer);
@@ -191,13 +202,7 @@ void SequenceKvCache::StoreEntry(int layer, int position, const float* key, cons
     FloatsToF16(key + offset, g.head_dim, key_row_.data());
     pool_.StoreKey(page, h, slot, key_row_.data());
     FloatsToF16(value + offset, g.head_dim, pool_.values(page, h) + slot * g.head_dim);
-    if (appended) {
-      // Bounds of the stored (F16) keys, so that Quest's bound is exact.
-      float* lo = pool_.key_min(page, h);
-      float* hi = pool_.key_max(page, h);
-      if (slot == 0) ResetBounds(lo, hi, g.head_dim);
-      WidenKeyBounds(key_row_.data(), 1, g.head_dim, lo, hi);
-    }
+    stored(page, h, slot, key_row_.data());
   }
 }
 

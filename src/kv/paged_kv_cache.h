@@ -116,9 +116,10 @@ class SequenceKvCache {
   size_t bytes_in_use() const;
 
  private:
-  // Converts and stores one entry; an appended one widens its page's key
-  // bounds, an overwritten one leaves them to RecomputeBounds.
-  void StoreEntry(int layer, int position, const float* key, const float* value, bool appended);
+  // Converts and stores one entry, calling stored(page, kv_head, slot,
+  // f16_key) after each kv head's key.
+  template <class Stored>
+  void StoreEntry(int layer, int position, const float* key, const float* value, Stored stored);
   void RecomputeBounds(int layer, int page_index);
 
   KvPagePool& pool_;
