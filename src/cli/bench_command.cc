@@ -116,6 +116,14 @@ int RunBench(const BenchArguments& args) {
   for (const std::string& spec : args.policies) {
     policies.push_back(PolicyConfig::Parse(spec));
     policies.back().Validate(config.num_layers);
+    // One prefill serves every policy, so it has one prompt arithmetic.
+    if (spec.find(":prompt=") != std::string::npos) {
+      Fail(
+          "'{}': bench prefills once for all policies; choose the prompt's arithmetic with "
+          "--prompt-attention",
+          spec);
+    }
+    policies.back().prompt = engine.policy.prompt;
   }
   phase_profile::Enable(args.profile);
   const double bandwidth = MeasureReadBandwidth(*engine.threads);
@@ -239,9 +247,11 @@ Command RegisterBench(CLI::App& app) {
       ->delimiter(',')
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  command->add_option("--policies", args->policies,
-                      "Policies to compare, comma separated specs (e.g. "
-                      "full,quest:b=0.1,retro:b=0.1:w=2); default: the --attention options")
+  command
+      ->add_option("--policies", args->policies,
+                   "Policies to compare, comma separated specs (e.g. "
+                   "full,quest:b=0.1,retro:b=0.1:w=2; the prompt's arithmetic is "
+                   "--prompt-attention's for all); default: the --attention options")
       ->delimiter(',');
   command->add_option("--decode-tokens", args->decode_tokens, "Decode steps per measurement")
       ->check(CLI::PositiveNumber)

@@ -27,6 +27,8 @@ expect_failure "context too large" "context" generate -m "$model" -p hi -c 10000
 expect_failure "unknown policy" "unknown attention policy" generate -m "$model" -p hi --attention magic
 expect_failure "zero budget" "budget" generate -m "$model" -p hi --attention quest --budget 0
 expect_failure "unknown prompt attention" "prompt-attention" generate -m "$model" -p hi --prompt-attention fp8
+expect_failure "prompt arithmetic in a bench spec" "prefills once" bench -m "$model" --ctx 64 \
+  --policies full,full:prompt=bf16
 expect_failure "page size" "power of two" generate -m "$model" -p hi --attention quest --page-size 12
 expect_failure "unknown template" "chat template" generate -m "$model" -p hi --chat --chat-template nope
 head -c 20000 /dev/urandom | base64 >"$scratch/long.txt"
