@@ -63,6 +63,9 @@ void SelectiveAttention::Attend(const LayerAttention& call, SequenceKvCache& cac
   // slices and their merges.
   const bool bf16_prompt =
       prompt_attention_ == PromptAttention::kBf16 && Bf16TileAttentionAvailable(call.head_dim);
+  const auto bf16_tile = [&](int first_row) {
+    return bf16_prompt && call.roles[first_row] == RowRole::kPrefill;
+  };
   for (int kv_head = 0; kv_head < call.num_kv_heads; ++kv_head) {
     for (int first_row = 0; first_row < rows;) {
       int end_row = first_row + 1;
@@ -75,9 +78,8 @@ void SelectiveAttention::Attend(const LayerAttention& call, SequenceKvCache& cac
       }
       const int tile_rows = end_row - first_row;
       const std::vector<PageRun>& selected = runs(end_row - 1, kv_head);
-      const int slice_positions = bf16_prompt && call.roles[first_row] == RowRole::kPrefill
-                                      ? std::numeric_limits<int>::max()
-                                      : kSlicePositions;
+      const int slice_positions =
+          bf16_tile(first_row) ? std::numeric_limits<int>::max() : kSlicePositions;
       int begin = 0, offset = 0, count = 0;
       for (int r = 0; r < static_cast<int>(selected.size()); ++r) {
         count += selected[r].count;
@@ -153,8 +155,7 @@ void SelectiveAttention::Attend(const LayerAttention& call, SequenceKvCache& cac
       const size_t query_row_stride = static_cast<size_t>(call.num_heads) * head_dim;
       const float* probabilities;
       size_t probability_stride;
-      if (bf16_prompt && call.roles[slice.first_row] == RowRole::kPrefill &&
-          bf16_tiles.Covers(slice.kv_head, selected)) {
+      if (bf16_tile(slice.first_row) && bf16_tiles.Covers(slice.kv_head, selected)) {
         thread_local Bf16TileScratch bf16_scratch;
         bf16_tiles.Attend(slice.kv_head, selected, queries, query_row_stride, visible, group,
                           call.scale, keep, bf16_scratch, out, lse);

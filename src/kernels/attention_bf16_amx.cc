@@ -44,6 +44,9 @@ int RoundUp(int n, int multiple) { return (n + multiple - 1) / multiple * multip
 // Positions a tile pass covers: whole blocks of kScoreSpan, at least one.
 int Padded(int positions) { return std::max(RoundUp(positions, kScoreSpan), kScoreSpan); }
 
+// The first min(n, 16) lanes (n >= 0).
+__mmask16 FirstLanes(int n) { return static_cast<__mmask16>((1u << std::min(n, kTile)) - 1); }
+
 // 16 floats rounded to BF16 (nearest even).
 __m256i ToBf16(__m512 x) { return reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(x)); }
 
@@ -70,8 +73,7 @@ void KeysToPairs(std::span<const F16KeyRun> runs, size_t key_stride, int dim, ui
   int offset = 0;
   for (const F16KeyRun& run : runs) {
     for (int i = 0; i < run.count; i += kTile) {
-      const int n = std::min(run.count - i, kTile);
-      const __mmask16 lanes = static_cast<__mmask16>((1u << n) - 1);
+      const __mmask16 lanes = FirstLanes(run.count - i);
       // The chunk's positions start at lane `lane` of tile row block `block`
       // and may run on into the next block.
       const int block = (offset + i) / kTile, lane = (offset + i) % kTile;
@@ -152,7 +154,7 @@ float ExpRowToBf16(float* row, int seen, int padded, bool normalize_row, uint16_
                    float& inverse_sum) {
   __m512 max_vector = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
   for (int i = 0; i < seen; i += kTile) {
-    const __mmask16 lanes = static_cast<__mmask16>((1u << std::min(seen - i, kTile)) - 1);
+    const __mmask16 lanes = FirstLanes(seen - i);
     max_vector = _mm512_mask_max_ps(max_vector, lanes, max_vector, _mm512_loadu_ps(row + i));
   }
   const float max_score = _mm512_reduce_max_ps(max_vector);
@@ -160,7 +162,7 @@ float ExpRowToBf16(float* row, int seen, int padded, bool normalize_row, uint16_
   __m512 sum_vector = _mm512_setzero_ps();
   int i = 0;
   for (; i < seen; i += kTile) {
-    const __mmask16 lanes = static_cast<__mmask16>((1u << std::min(seen - i, kTile)) - 1);
+    const __mmask16 lanes = FirstLanes(seen - i);
     const __m512 e =
         _mm512_maskz_mov_ps(lanes, ExpNonPositive(_mm512_sub_ps(_mm512_loadu_ps(row + i), shift)));
     sum_vector = _mm512_add_ps(sum_vector, e);
@@ -257,7 +259,6 @@ void PrepareBf16KeysValues(std::span<const F16KeyRun> key_runs, size_t key_strid
                            Bf16KeysValues& prepared) {
   int total = 0;
   for (const F16KeyRun& run : key_runs) total += run.count;
-  prepared.positions = total;
   prepared.dim = dim;
   // Tiles read whole blocks of kScoreSpan positions: zero past the last.
   const int padded = Padded(total);

@@ -49,7 +49,6 @@ struct F16ValueRun {
 // Keys and values of a sequence of positions rounded to BF16, in the layouts
 // AMX tiles take (PrepareBf16KeysValues); a tile may read any prefix of them.
 struct Bf16KeysValues {
-  int positions = 0;  // converted
   int dim = 0;
   std::vector<uint32_t> key_pairs, value_pairs;
   std::vector<const uint16_t*> value_rows;  // where each position's values start
