@@ -18,6 +18,7 @@
 
 #include "kernels/cpu_features.h"
 #include "kernels/matmul.h"
+#include "kernels/random_weights.h"
 #include "kernels/types.h"
 #include "util/fp16.h"
 #include "util/thread_pool.h"
@@ -26,21 +27,6 @@ namespace ri {
 namespace {
 
 constexpr size_t kColdBytes = size_t{256} << 20;
-
-// Random quant bits with small random scales in every f16 field at offset 0
-// (and 2 for Q4_1's min).
-std::vector<uint8_t> RandomWeights(TensorType type, size_t bytes, std::mt19937& rng) {
-  const TensorTypeTraits& traits = Traits(type);
-  std::vector<uint8_t> data(bytes);
-  std::uniform_int_distribution<int> byte(0, 255);
-  for (uint8_t& b : data) b = static_cast<uint8_t>(byte(rng));
-  const uint16_t scale = FloatToFp16(0.01f);
-  for (size_t i = 0; i + traits.type_size <= bytes; i += traits.type_size) {
-    data[i] = scale & 0xFF;
-    data[i + 1] = scale >> 8;
-  }
-  return data;
-}
 
 void BM_MatMul(benchmark::State& state) {
   const int64_t rows = state.range(0);
@@ -57,7 +43,8 @@ void BM_MatMul(benchmark::State& state) {
   const size_t matrix_bytes = rows * row_bytes;
   const size_t copies = cold ? (kColdBytes + matrix_bytes - 1) / matrix_bytes : 1;
   std::mt19937 rng(1);
-  const std::vector<uint8_t> data = RandomWeights(type, copies * matrix_bytes, rng);
+  const std::vector<uint8_t> data =
+      RandomWeightBytes(type, copies * matrix_bytes / traits.type_size, rng);
   std::vector<float> x(num_x * cols, 0.5f), y(num_x * rows);
 
   std::vector<WeightMatrix> matrices;
@@ -96,6 +83,20 @@ void Shapes(benchmark::internal::Benchmark* b) {
   }
 }
 BENCHMARK(BM_MatMul)->Apply(Shapes)->UseRealTime();
+
+// Every weight format with float activations, at a Llama-3.2-1B shape (rows
+// of 2048, a multiple of the K formats' 256-element blocks).
+void Formats(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"rows", "cols", "type", "num_x", "threads", "cold", "q8"});
+  for (TensorType type :
+       {TensorType::F16, TensorType::BF16, TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0,
+        TensorType::Q5_1, TensorType::Q8_0, TensorType::Q4_K, TensorType::Q5_K, TensorType::Q6_K}) {
+    for (int num_x : {1, 8}) {
+      for (int cold : {0, 1}) b->Args({2048, 2048, static_cast<int>(type), num_x, 2, cold, 0});
+    }
+  }
+}
+BENCHMARK(BM_MatMul)->Name("BM_MatMulFormats")->Apply(Formats)->UseRealTime();
 
 // A chain of dependent integer multiplies, three cycles each: items per
 // second are the clock (cycles per second) while the benchmark runs. (A

@@ -64,17 +64,6 @@ void DequantizeQ8_0(const uint8_t* b, float* out) {
   for (int e = 0; e < 32; ++e) out[e] = static_cast<float>(static_cast<int8_t>(b[2 + e])) * d;
 }
 
-// The 6-bit scale and min of sub-block s (0..7) of a Q4_K / Q5_K block.
-void KScaleMin(const uint8_t* scales, int s, uint32_t* scale, uint32_t* min) {
-  if (s < 4) {
-    *scale = scales[s] & 0x3F;
-    *min = scales[s + 4] & 0x3F;
-  } else {
-    *scale = (scales[s + 4] & 0x0F) | ((scales[s - 4] >> 2) & 0x30);
-    *min = (scales[s + 4] >> 4) | ((scales[s] >> 2) & 0x30);
-  }
-}
-
 // Q4_K / Q5_K: eight sub-blocks of 32; sub-block s takes the low (even s) or
 // high (odd s) nibbles of bytes 32 * (s / 2) ... + 31; Q5_K adds bit s of
 // qh[e % 32] as the fifth bit.

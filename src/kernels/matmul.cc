@@ -60,7 +60,7 @@ void MatMulRowsScalar(const WeightMatrix& w, const float* x, int num_x, size_t x
   }
 }
 
-// A dequantized weight row for the paths that decode a whole row first.
+// A dequantized weight row for the scalar path.
 float* RowScratch(int64_t cols) {
   thread_local std::vector<float> scratch;
   if (scratch.size() < static_cast<size_t>(cols)) scratch.resize(cols);
@@ -104,10 +104,9 @@ void MatMulQ8Rows(const WeightMatrix& w, const Q8Activations& x, float* y, size_
 
 void MatMulFloatRows(const WeightMatrix& w, const float* x, int num_x, size_t x_stride, float* y,
                      size_t y_stride, int64_t row_begin, int64_t row_end) {
-  float* scratch = RowScratch(w.cols);
   const SimdLevel level = ActiveSimdLevel();
   if (level == SimdLevel::kScalar) {
-    MatMulRowsScalar(w, x, num_x, x_stride, y, y_stride, row_begin, row_end, scratch);
+    MatMulRowsScalar(w, x, num_x, x_stride, y, y_stride, row_begin, row_end, RowScratch(w.cols));
     return;
   }
   if (level == SimdLevel::kAvx512 && w.strips != nullptr) {
@@ -116,11 +115,9 @@ void MatMulFloatRows(const WeightMatrix& w, const float* x, int num_x, size_t x_
   }
   float* x_scratch = ActivationScratch(num_x, w.cols);
   if (level == SimdLevel::kAvx512) {
-    simd::MatMulRowsAvx512(w, x, num_x, x_stride, y, y_stride, row_begin, row_end, scratch,
-                           x_scratch);
+    simd::MatMulRowsAvx512(w, x, num_x, x_stride, y, y_stride, row_begin, row_end, x_scratch);
   } else {
-    simd::MatMulRowsAvx2(w, x, num_x, x_stride, y, y_stride, row_begin, row_end, scratch,
-                         x_scratch);
+    simd::MatMulRowsAvx2(w, x, num_x, x_stride, y, y_stride, row_begin, row_end, x_scratch);
   }
 }
 

@@ -26,7 +26,18 @@ __m256 LoadFp16Scale(const uint8_t* p) {
   return _mm256_broadcastss_ps(_mm_cvtph_ps(_mm_cvtsi32_si128(bits)));
 }
 
+uint32_t LoadU32(const uint8_t* p) {
+  uint32_t v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
 __m128i Load16Bytes(const uint8_t* p) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)); }
+
+// The 8 bytes at p, one per 32-bit lane.
+__m256i Widen8Bytes(const uint8_t* p) {
+  return _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
+}
 
 // The 32 nibbles of 16 bytes in element order (low nibbles of bytes 0..15,
 // then high nibbles) as four vectors of 8 int32.
@@ -41,10 +52,37 @@ void UnpackNibbles(const uint8_t* p, __m256i* q) {
   q[3] = _mm256_srli_epi32(second, 4);
 }
 
+// Q5_0 / Q5_1 codes: UnpackNibbles with bit e of `high_bits` as element e's
+// fifth bit.
+void UnpackFiveBits(const uint8_t* p, uint32_t high_bits, __m256i* q) {
+  UnpackNibbles(p, q);
+  const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256i one = _mm256_set1_epi32(1);
+#pragma GCC unroll 4
+  for (int i = 0; i < 4; ++i) {
+    const __m256i bits =
+        _mm256_srlv_epi32(_mm256_set1_epi32(static_cast<int>(high_bits >> (8 * i))), lanes);
+    q[i] = _mm256_or_si256(q[i], _mm256_slli_epi32(_mm256_and_si256(bits, one), 4));
+  }
+}
+
+// Q4_K / Q5_K: d * scale of sub-block s at out[s] and dmin * min at
+// out[8 + s], as the reference computes them (exact: 11 x 6 significant bits).
+void UnpackKScales(const uint8_t* block, float* out) {
+  alignas(32) uint32_t bits[16];
+  for (int s = 0; s < 8; ++s) KScaleMin(block + 4, s, &bits[s], &bits[8 + s]);
+  const __m128 dm = LoadTwoFp16(block);
+  const __m256 d = _mm256_broadcastss_ps(dm);
+  const __m256 dmin = _mm256_broadcastss_ps(_mm_movehdup_ps(dm));
+  const auto* lanes = reinterpret_cast<const __m256i*>(bits);
+  _mm256_store_ps(out, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_load_si256(lanes)), d));
+  _mm256_store_ps(out + 8, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_load_si256(lanes + 1)), dmin));
+}
+
 struct Avx2 {
   using Vec = __m256;
   static constexpr int kLanes = 8;
-  static constexpr int kVecsPerBlock = 4;
+  static constexpr int kVecsPerSubBlock = 4;
   static constexpr int kAccsPerRow = 2;
   static constexpr int kMaxTile = 4;
 
@@ -66,29 +104,26 @@ struct Avx2 {
     return _mm_cvtss_f32(s);
   }
 
-  struct DecodeF32 {
-    static constexpr TensorType kType = TensorType::F32;
-    static constexpr size_t kBlockBytes = 128;
-    static void Decode(const uint8_t* b, Vec* out) {
+  struct DecodeF32 : BlockDecoder<TensorType::F32, 128> {
+    using BlockDecoder::BlockDecoder;
+    void Decode(int /*sub*/, Vec* out) const {
 #pragma GCC unroll 4
       for (int i = 0; i < 4; ++i) out[i] = _mm256_loadu_ps(reinterpret_cast<const float*>(b) + 8 * i);
     }
   };
 
-  struct DecodeF16 {
-    static constexpr TensorType kType = TensorType::F16;
-    static constexpr size_t kBlockBytes = 64;
-    static void Decode(const uint8_t* b, Vec* out) {
+  struct DecodeF16 : BlockDecoder<TensorType::F16, 64> {
+    using BlockDecoder::BlockDecoder;
+    void Decode(int /*sub*/, Vec* out) const {
 #pragma GCC unroll 4
       for (int i = 0; i < 4; ++i) out[i] = _mm256_cvtph_ps(Load16Bytes(b + 16 * i));
     }
   };
 
   // Weights as the reference dequantizer rounds them: d * (q - 8).
-  struct DecodeQ4_0 {
-    static constexpr TensorType kType = TensorType::Q4_0;
-    static constexpr size_t kBlockBytes = 18;
-    static void Decode(const uint8_t* b, Vec* out) {
+  struct DecodeQ4_0 : BlockDecoder<TensorType::Q4_0, 18> {
+    using BlockDecoder::BlockDecoder;
+    void Decode(int /*sub*/, Vec* out) const {
       const __m256 d = LoadFp16Scale(b);
       __m256i q[4];
       UnpackNibbles(b + 2, q);
@@ -100,10 +135,9 @@ struct Avx2 {
 
   // d * q + m rounded as the reference: d * q is exact (11 x 4 significant
   // bits), so the fused multiply-add rounds once, like the separate add.
-  struct DecodeQ4_1 {
-    static constexpr TensorType kType = TensorType::Q4_1;
-    static constexpr size_t kBlockBytes = 20;
-    static void Decode(const uint8_t* b, Vec* out) {
+  struct DecodeQ4_1 : BlockDecoder<TensorType::Q4_1, 20> {
+    using BlockDecoder::BlockDecoder;
+    void Decode(int /*sub*/, Vec* out) const {
       const __m128 dm = LoadTwoFp16(b);
       const __m256 d = _mm256_broadcastss_ps(dm);
       const __m256 m = _mm256_broadcastss_ps(_mm_movehdup_ps(dm));
@@ -114,10 +148,9 @@ struct Avx2 {
     }
   };
 
-  struct DecodeQ8_0 {
-    static constexpr TensorType kType = TensorType::Q8_0;
-    static constexpr size_t kBlockBytes = 34;
-    static void Decode(const uint8_t* b, Vec* out) {
+  struct DecodeQ8_0 : BlockDecoder<TensorType::Q8_0, 34> {
+    using BlockDecoder::BlockDecoder;
+    void Decode(int /*sub*/, Vec* out) const {
       const __m256 d = LoadFp16Scale(b);
 #pragma GCC unroll 2
       for (int i = 0; i < 2; ++i) {
@@ -128,14 +161,132 @@ struct Avx2 {
       }
     }
   };
+
+  // A BF16 value is the top half of a float's bits.
+  struct DecodeBF16 : BlockDecoder<TensorType::BF16, 64> {
+    using BlockDecoder::BlockDecoder;
+    void Decode(int /*sub*/, Vec* out) const {
+#pragma GCC unroll 4
+      for (int i = 0; i < 4; ++i) {
+        out[i] = _mm256_castsi256_ps(
+            _mm256_slli_epi32(_mm256_cvtepu16_epi32(Load16Bytes(b + 16 * i)), 16));
+      }
+    }
+  };
+
+  // d * (q - 16), exact.
+  struct DecodeQ5_0 : BlockDecoder<TensorType::Q5_0, 22> {
+    using BlockDecoder::BlockDecoder;
+    void Decode(int /*sub*/, Vec* out) const {
+      const __m256 d = LoadFp16Scale(b);
+      __m256i q[4];
+      UnpackFiveBits(b + 6, LoadU32(b + 2), q);
+      const __m256i sixteen = _mm256_set1_epi32(16);
+#pragma GCC unroll 4
+      for (int i = 0; i < 4; ++i)
+        out[i] = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_sub_epi32(q[i], sixteen)));
+    }
+  };
+
+  // d * q + m, one rounding as in Q4_1.
+  struct DecodeQ5_1 : BlockDecoder<TensorType::Q5_1, 24> {
+    using BlockDecoder::BlockDecoder;
+    void Decode(int /*sub*/, Vec* out) const {
+      const __m128 dm = LoadTwoFp16(b);
+      const __m256 d = _mm256_broadcastss_ps(dm);
+      const __m256 m = _mm256_broadcastss_ps(_mm_movehdup_ps(dm));
+      __m256i q[4];
+      UnpackFiveBits(b + 8, LoadU32(b + 4), q);
+#pragma GCC unroll 4
+      for (int i = 0; i < 4; ++i) out[i] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(q[i]), m);
+    }
+  };
+
+  // d * scale * q - dmin * min, one rounding (the product is exact); the
+  // layouts are described in matmul_avx512.cc.
+  struct DecodeQ4_K : BlockDecoder<TensorType::Q4_K, 144, 8> {
+    explicit DecodeQ4_K(const uint8_t* block) : BlockDecoder(block) {
+      UnpackKScales(block, scales);
+    }
+    void Decode(int s, Vec* out) const {
+      const __m256 scale = _mm256_set1_ps(scales[s]);
+      const __m256 min = _mm256_set1_ps(scales[8 + s]);
+      const uint8_t* qs = b + 16 + 32 * (s / 2);
+      const int shift = 4 * (s % 2);
+      const __m256i nibble = _mm256_set1_epi32(0xF);
+#pragma GCC unroll 4
+      for (int i = 0; i < 4; ++i) {
+        const __m256i q =
+            _mm256_and_si256(_mm256_srli_epi32(Widen8Bytes(qs + 8 * i), shift), nibble);
+        out[i] = _mm256_fmsub_ps(scale, _mm256_cvtepi32_ps(q), min);
+      }
+    }
+    alignas(32) float scales[16];
+  };
+
+  struct DecodeQ5_K : BlockDecoder<TensorType::Q5_K, 176, 8> {
+    explicit DecodeQ5_K(const uint8_t* block) : BlockDecoder(block) {
+      UnpackKScales(block, scales);
+    }
+    void Decode(int s, Vec* out) const {
+      const __m256 scale = _mm256_set1_ps(scales[s]);
+      const __m256 min = _mm256_set1_ps(scales[8 + s]);
+      const uint8_t* qs = b + 48 + 32 * (s / 2);
+      const int shift = 4 * (s % 2);
+      const __m256i nibble = _mm256_set1_epi32(0xF);
+      const __m256i one = _mm256_set1_epi32(1);
+#pragma GCC unroll 4
+      for (int i = 0; i < 4; ++i) {
+        const __m256i low =
+            _mm256_and_si256(_mm256_srli_epi32(Widen8Bytes(qs + 8 * i), shift), nibble);
+        const __m256i high =
+            _mm256_and_si256(_mm256_srli_epi32(Widen8Bytes(b + 16 + 8 * i), s), one);
+        const __m256i q = _mm256_or_si256(low, _mm256_slli_epi32(high, 4));
+        out[i] = _mm256_fmsub_ps(scale, _mm256_cvtepi32_ps(q), min);
+      }
+    }
+    alignas(32) float scales[16];
+  };
+
+  struct DecodeQ6_K : BlockDecoder<TensorType::Q6_K, 210, 8> {
+    explicit DecodeQ6_K(const uint8_t* block) : BlockDecoder(block) {
+      const __m256 d = LoadFp16Scale(block + 208);
+      const __m128i scale_bytes = Load16Bytes(block + 192);
+      _mm256_store_ps(scales,
+                      _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(scale_bytes))));
+      _mm256_store_ps(scales + 8, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(
+                                                       _mm_srli_si128(scale_bytes, 8)))));
+    }
+    void Decode(int s, Vec* out) const {
+      const int half = s / 4;
+      const int quarter = s % 4;
+      const uint8_t* low_bytes = b + 64 * half + 32 * (quarter % 2);
+      const uint8_t* high_bytes = b + 128 + 32 * half;
+      const int low_shift = 4 * (quarter / 2);
+      const int high_shift = 2 * quarter;
+      const __m256i nibble = _mm256_set1_epi32(0xF);
+      const __m256i two_bits = _mm256_set1_epi32(0x3);
+      const __m256i thirty_two = _mm256_set1_epi32(32);
+#pragma GCC unroll 4
+      for (int i = 0; i < 4; ++i) {
+        const __m256i low =
+            _mm256_and_si256(_mm256_srli_epi32(Widen8Bytes(low_bytes + 8 * i), low_shift), nibble);
+        const __m256i high = _mm256_and_si256(
+            _mm256_srli_epi32(Widen8Bytes(high_bytes + 8 * i), high_shift), two_bits);
+        const __m256i q =
+            _mm256_sub_epi32(_mm256_or_si256(low, _mm256_slli_epi32(high, 4)), thirty_two);
+        out[i] = _mm256_mul_ps(_mm256_set1_ps(scales[2 * s + i / 2]), _mm256_cvtepi32_ps(q));
+      }
+    }
+    alignas(32) float scales[16];  // d * scale of weights 16 * i ... 16 * i + 15
+  };
 };
 
 }  // namespace
 
 void MatMulRowsAvx2(const WeightMatrix& w, const float* x, int num_x, size_t x_stride, float* y,
-                    size_t y_stride, int64_t row_begin, int64_t row_end, float* row_scratch,
-                    float* x_scratch) {
-  MatMulRows<Avx2>(w, x, num_x, x_stride, y, y_stride, row_begin, row_end, row_scratch, x_scratch);
+                    size_t y_stride, int64_t row_begin, int64_t row_end, float* x_scratch) {
+  MatMulRows<Avx2>(w, x, num_x, x_stride, y, y_stride, row_begin, row_end, x_scratch);
 }
 
 }  // namespace ri::simd

@@ -19,27 +19,69 @@ __m512 LoadFp16Pair(const uint8_t* p) {
   return _mm512_cvtph_ps(_mm256_set1_epi32(static_cast<int>(bits)));
 }
 
+// The f16 value at `p` in every lane (a broadcast, then one conversion:
+// fewer instructions than converting the scalar first).
 __m512 LoadFp16Scale(const uint8_t* p) {
-  uint16_t bits;
+  int16_t bits;
   std::memcpy(&bits, p, sizeof bits);
-  return _mm512_broadcastss_ps(_mm_cvtph_ps(_mm_cvtsi32_si128(bits)));
+  return _mm512_cvtph_ps(_mm256_set1_epi16(bits));
+}
+
+uint32_t LoadU32(const uint8_t* p) {
+  uint32_t v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
 }
 
 __m128i Load16Bytes(const uint8_t* p) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)); }
+
+// The 16 bytes at p, one per 32-bit lane.
+__m512i WidenBytes(const uint8_t* p) { return _mm512_cvtepu8_epi32(Load16Bytes(p)); }
+
+// 0, 1, ..., 15: the codes a 16-entry table is indexed by.
+__m512 Codes() { return _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15); }
 
 // Elements 0..15 (low nibbles of the 16 bytes at p) and 16..31 (high
 // nibbles) mapped through `table`; vpermps uses only the low 4 bits of each
 // index, so low nibbles need no masking.
 void LookUpNibbles(const uint8_t* p, __m512 table, __m512* out) {
-  const __m512i bytes = _mm512_cvtepu8_epi32(Load16Bytes(p));
+  const __m512i bytes = WidenBytes(p);
   out[0] = _mm512_permutexvar_ps(bytes, table);
   out[1] = _mm512_permutexvar_ps(_mm512_srli_epi32(bytes, 4), table);
+}
+
+// Q5_0 / Q5_1: the nibbles of LookUpNibbles with bit e of `high_bits` as
+// element e's fifth bit, mapped through the 32-entry table whose entries
+// 0..15 are `low` and 16..31 `high` (vpermt2ps reads 5 index bits).
+void LookUpFiveBits(const uint8_t* p, uint32_t high_bits, __m512 low, __m512 high, __m512* out) {
+  const __m512i bytes = WidenBytes(p);
+  const __m512i sixteen = _mm512_set1_epi32(16);
+  const __m512i first = _mm512_and_epi32(bytes, _mm512_set1_epi32(0xF));
+  const __m512i second = _mm512_srli_epi32(bytes, 4);
+  const auto first_bits = static_cast<__mmask16>(high_bits);
+  const auto second_bits = static_cast<__mmask16>(high_bits >> 16);
+  out[0] =
+      _mm512_permutex2var_ps(low, _mm512_mask_or_epi32(first, first_bits, first, sixteen), high);
+  out[1] =
+      _mm512_permutex2var_ps(low, _mm512_mask_or_epi32(second, second_bits, second, sixteen), high);
+}
+
+// Q4_K / Q5_K: d * scale of sub-block s at out[s] and dmin * min at
+// out[8 + s], as the reference computes them (exact: 11 x 6 significant bits).
+void UnpackKScales(const uint8_t* block, float* out) {
+  alignas(64) uint32_t bits[16];
+  for (int s = 0; s < 8; ++s) KScaleMin(block + 4, s, &bits[s], &bits[8 + s]);
+  int16_t d, dmin;
+  std::memcpy(&d, block, sizeof d);
+  std::memcpy(&dmin, block + 2, sizeof dmin);
+  const __m512 factors = _mm512_cvtph_ps(_mm256_set_m128i(_mm_set1_epi16(dmin), _mm_set1_epi16(d)));
+  _mm512_store_ps(out, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_load_si512(bits)), factors));
 }
 
 struct Avx512 {
   using Vec = __m512;
   static constexpr int kLanes = 16;
-  static constexpr int kVecsPerBlock = 2;
+  static constexpr int kVecsPerSubBlock = 2;
   static constexpr int kAccsPerRow = 2;
   static constexpr int kMaxTile = 8;
 
@@ -54,68 +96,173 @@ struct Avx512 {
   static Vec Fma(Vec a, Vec b, Vec c) { return _mm512_fmadd_ps(a, b, c); }
   static float ReduceAdd(const Vec* acc) { return _mm512_reduce_add_ps(_mm512_add_ps(acc[0], acc[1])); }
 
-  struct DecodeF32 {
-    static constexpr TensorType kType = TensorType::F32;
-    static constexpr size_t kBlockBytes = 128;
-    static void Decode(const uint8_t* b, Vec* out) {
+  struct DecodeF32 : BlockDecoder<TensorType::F32, 128> {
+    using BlockDecoder::BlockDecoder;
+    void Decode(int /*sub*/, Vec* out) const {
       out[0] = _mm512_loadu_ps(b);
       out[1] = _mm512_loadu_ps(b + 64);
     }
   };
 
-  struct DecodeF16 {
-    static constexpr TensorType kType = TensorType::F16;
-    static constexpr size_t kBlockBytes = 64;
-    static void Decode(const uint8_t* b, Vec* out) {
+  struct DecodeF16 : BlockDecoder<TensorType::F16, 64> {
+    using BlockDecoder::BlockDecoder;
+    void Decode(int /*sub*/, Vec* out) const {
       out[0] = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b)));
       out[1] = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 32)));
     }
   };
 
-  // Q4_0 / Q4_1 weights through a 16-entry table per block holding the
-  // weight of each nibble value exactly as the reference rounds it:
-  // d * (q - 8), or d * q + m (d * q is exact, 11 x 4 significant bits, so
-  // one fused rounding equals the reference's multiply then add). Measured
-  // faster than converting each nibble to float.
-  struct DecodeQ4_0 {
-    static constexpr TensorType kType = TensorType::Q4_0;
-    static constexpr size_t kBlockBytes = 18;
-    static void Decode(const uint8_t* b, Vec* out) {
-      const __m512 offsets = _mm512_setr_ps(-8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7);
-      LookUpNibbles(b + 2, _mm512_mul_ps(LoadFp16Scale(b), offsets), out);
+  // A BF16 value is the top half of a float's bits.
+  struct DecodeBF16 : BlockDecoder<TensorType::BF16, 64> {
+    using BlockDecoder::BlockDecoder;
+    void Decode(int /*sub*/, Vec* out) const {
+#pragma GCC unroll 2
+      for (int v = 0; v < 2; ++v) {
+        const __m256i halves = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 32 * v));
+        out[v] = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(halves), 16));
+      }
     }
   };
 
-  struct DecodeQ4_1 {
-    static constexpr TensorType kType = TensorType::Q4_1;
-    static constexpr size_t kBlockBytes = 20;
-    static void Decode(const uint8_t* b, Vec* out) {
+  // The Q4 and Q5 formats go through a table per block holding the weight of
+  // each code exactly as the reference rounds it: d * (q - 8), d * q + m, ...
+  // (d * q is exact, 11 x 5 significant bits at most, so one fused rounding
+  // equals the reference's multiply then add). Measured faster than
+  // converting each code to float.
+  struct DecodeQ4_0 : BlockDecoder<TensorType::Q4_0, 18> {
+    using BlockDecoder::BlockDecoder;
+    void Decode(int /*sub*/, Vec* out) const {
+      const __m512 table =
+          _mm512_mul_ps(LoadFp16Scale(b), _mm512_sub_ps(Codes(), _mm512_set1_ps(8)));
+      LookUpNibbles(b + 2, table, out);
+    }
+  };
+
+  struct DecodeQ4_1 : BlockDecoder<TensorType::Q4_1, 20> {
+    using BlockDecoder::BlockDecoder;
+    void Decode(int /*sub*/, Vec* out) const {
       const __m512 dm = LoadFp16Pair(b);  // d, m, d, m, ...
-      const __m512 values = _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-      const __m512 table = _mm512_fmadd_ps(_mm512_permute_ps(dm, 0x00), values, _mm512_permute_ps(dm, 0x55));
+      const __m512 table =
+          _mm512_fmadd_ps(_mm512_permute_ps(dm, 0x00), Codes(), _mm512_permute_ps(dm, 0x55));
       LookUpNibbles(b + 4, table, out);
     }
   };
 
+  struct DecodeQ5_0 : BlockDecoder<TensorType::Q5_0, 22> {
+    using BlockDecoder::BlockDecoder;
+    void Decode(int /*sub*/, Vec* out) const {
+      const __m512 d = LoadFp16Scale(b);
+      const __m512 low = _mm512_mul_ps(d, _mm512_sub_ps(Codes(), _mm512_set1_ps(16)));
+      LookUpFiveBits(b + 6, LoadU32(b + 2), low, _mm512_mul_ps(d, Codes()), out);
+    }
+  };
+
+  struct DecodeQ5_1 : BlockDecoder<TensorType::Q5_1, 24> {
+    using BlockDecoder::BlockDecoder;
+    void Decode(int /*sub*/, Vec* out) const {
+      const __m512 dm = LoadFp16Pair(b);
+      const __m512 d = _mm512_permute_ps(dm, 0x00);
+      const __m512 m = _mm512_permute_ps(dm, 0x55);
+      const __m512 low = _mm512_fmadd_ps(d, Codes(), m);
+      const __m512 high = _mm512_fmadd_ps(d, _mm512_add_ps(Codes(), _mm512_set1_ps(16)), m);
+      LookUpFiveBits(b + 8, LoadU32(b + 4), low, high, out);
+    }
+  };
+
   // q * d as the reference.
-  struct DecodeQ8_0 {
-    static constexpr TensorType kType = TensorType::Q8_0;
-    static constexpr size_t kBlockBytes = 34;
-    static void Decode(const uint8_t* b, Vec* out) {
+  struct DecodeQ8_0 : BlockDecoder<TensorType::Q8_0, 34> {
+    using BlockDecoder::BlockDecoder;
+    void Decode(int /*sub*/, Vec* out) const {
       const __m512 d = LoadFp16Scale(b);
       out[0] = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(Load16Bytes(b + 2))), d);
       out[1] = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(Load16Bytes(b + 18))), d);
     }
+  };
+
+  // Sub-block s takes the low (even s) or high (odd s) nibbles of the 32
+  // bytes at 16 + 32 * (s / 2); its weight is d * scale * q - dmin * min
+  // (d * scale * q exact: 17 x 4 significant bits).
+  struct DecodeQ4_K : BlockDecoder<TensorType::Q4_K, 144, 8> {
+    explicit DecodeQ4_K(const uint8_t* block) : BlockDecoder(block) {
+      UnpackKScales(block, scales);
+    }
+    void Decode(int s, Vec* out) const {
+      const __m512 table =
+          _mm512_fmsub_ps(_mm512_set1_ps(scales[s]), Codes(), _mm512_set1_ps(scales[8 + s]));
+      const uint8_t* qs = b + 16 + 32 * (s / 2);
+      const int shift = 4 * (s % 2);  // vpermps reads the low 4 bits only
+      out[0] = _mm512_permutexvar_ps(_mm512_srli_epi32(WidenBytes(qs), shift), table);
+      out[1] = _mm512_permutexvar_ps(_mm512_srli_epi32(WidenBytes(qs + 16), shift), table);
+    }
+    alignas(64) float scales[16];
+  };
+
+  // Q4_K's nibbles with bit s of the 32 bytes at 16 as the fifth bit.
+  struct DecodeQ5_K : BlockDecoder<TensorType::Q5_K, 176, 8> {
+    explicit DecodeQ5_K(const uint8_t* block) : BlockDecoder(block) {
+      UnpackKScales(block, scales);
+    }
+    void Decode(int s, Vec* out) const {
+      const __m512 scale = _mm512_set1_ps(scales[s]);
+      const __m512 min = _mm512_set1_ps(scales[8 + s]);
+      const __m512 low = _mm512_fmsub_ps(scale, Codes(), min);
+      const __m512 high = _mm512_fmsub_ps(scale, _mm512_add_ps(Codes(), _mm512_set1_ps(16)), min);
+      const uint8_t* qs = b + 48 + 32 * (s / 2);
+      const int shift = 4 * (s % 2);
+      const __m512i nibble = _mm512_set1_epi32(0xF);
+      const __m512i fifth_bit = _mm512_set1_epi32(1 << s);
+      const __m512i sixteen = _mm512_set1_epi32(16);
+#pragma GCC unroll 2
+      for (int v = 0; v < 2; ++v) {
+        const __m512i code =
+            _mm512_and_epi32(_mm512_srli_epi32(WidenBytes(qs + 16 * v), shift), nibble);
+        const __mmask16 high_bits = _mm512_test_epi32_mask(WidenBytes(b + 16 + 16 * v), fifth_bit);
+        out[v] =
+            _mm512_permutex2var_ps(low, _mm512_mask_or_epi32(code, high_bits, code, sixteen), high);
+      }
+    }
+    alignas(64) float scales[16];
+  };
+
+  // Sub-block s (half h = s / 4 of the block, quarter t = s % 4 of the half):
+  // low 4 bits from the bytes at 64 * h + 32 * (t % 2) (high nibbles when
+  // t >= 2), high 2 bits at shift 2 * t of the bytes at 128 + 32 * h; the
+  // weight is (d * scale) * (q - 32), with one int8 scale per 16 weights.
+  struct DecodeQ6_K : BlockDecoder<TensorType::Q6_K, 210, 8> {
+    explicit DecodeQ6_K(const uint8_t* block) : BlockDecoder(block) {
+      const __m512i scale_bytes = _mm512_cvtepi8_epi32(Load16Bytes(block + 192));
+      _mm512_store_ps(scales,
+                      _mm512_mul_ps(LoadFp16Scale(block + 208), _mm512_cvtepi32_ps(scale_bytes)));
+    }
+    void Decode(int s, Vec* out) const {
+      const int half = s / 4;
+      const int quarter = s % 4;
+      const uint8_t* low_bytes = b + 64 * half + 32 * (quarter % 2);
+      const uint8_t* high_bytes = b + 128 + 32 * half;
+      const int low_shift = 4 * (quarter / 2);
+      const int high_shift = 2 * quarter;
+#pragma GCC unroll 2
+      for (int v = 0; v < 2; ++v) {
+        const __m512i low = _mm512_srli_epi32(WidenBytes(low_bytes + 16 * v), low_shift);
+        const __m512i high =
+            _mm512_slli_epi32(_mm512_srli_epi32(WidenBytes(high_bytes + 16 * v), high_shift), 4);
+        // Bits 0-3 from `low`, the others from `high` (0xCA: a ? b : c), then 6 bits.
+        const __m512i q =
+            _mm512_and_epi32(_mm512_ternarylogic_epi32(_mm512_set1_epi32(0x0F), low, high, 0xCA),
+                             _mm512_set1_epi32(0x3F));
+        const __m512 ds = _mm512_set1_ps(scales[2 * s + v]);
+        out[v] = _mm512_mul_ps(ds, _mm512_cvtepi32_ps(_mm512_sub_epi32(q, _mm512_set1_epi32(32))));
+      }
+    }
+    alignas(64) float scales[16];  // d * scale of weights 16 * i ... 16 * i + 15
   };
 };
 
 }  // namespace
 
 void MatMulRowsAvx512(const WeightMatrix& w, const float* x, int num_x, size_t x_stride, float* y,
-                      size_t y_stride, int64_t row_begin, int64_t row_end, float* row_scratch,
-                      float* x_scratch) {
-  MatMulRows<Avx512>(w, x, num_x, x_stride, y, y_stride, row_begin, row_end, row_scratch,
-                     x_scratch);
+                      size_t y_stride, int64_t row_begin, int64_t row_end, float* x_scratch) {
+  MatMulRows<Avx512>(w, x, num_x, x_stride, y, y_stride, row_begin, row_end, x_scratch);
 }
 
 }  // namespace ri::simd

@@ -6,11 +6,13 @@
 // instructions can be picked by the linker for baseline callers. For the same
 // reason this header holds templates only.
 //
-// An `Isa` provides: `Vec` (a float vector of kLanes lanes), kVecsPerBlock
+// An `Isa` provides: `Vec` (a float vector of kLanes lanes), kVecsPerSubBlock
 // vectors per 32 weights, kAccsPerRow accumulators per (weight row, x row),
-// kMaxTile x rows per pass, Zero/Load/LoadPartial/Fma/ReduceAdd, and decoder
-// structs DecodeF32, DecodeF16, DecodeQ4_0, DecodeQ4_1, DecodeQ8_0 with
-// kType, kBlockBytes (bytes per 32 weights) and Decode(bytes, Vec*).
+// kMaxTile x rows per pass, Zero/Load/LoadPartial/Fma/ReduceAdd, and a decoder
+// struct per computable type (DecodeF32, DecodeQ4_K, ...) deriving from its
+// BlockDecoder, constructed from a block's bytes (once per block: K formats
+// unpack their scales there), with Decode(sub_block, Vec*), which gives every
+// weight exactly as DequantizeRow does.
 //
 // Y[m][r] depends only on weight row r and x row m: every (r, m) pair runs
 // the same sequence of operations whatever the row range, the number of x
@@ -19,11 +21,24 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #include "kernels/dequantize.h"
 #include "kernels/matmul.h"
 
 namespace ri::simd {
+
+// What every decoder holds: the block it decodes (`b`), its type, the bytes
+// of a block and its sub-blocks of 32 weights (the float types count 32
+// weights as a block).
+template <TensorType kT, size_t kBytes, int kSubs = 1>
+struct BlockDecoder {
+  static constexpr TensorType kType = kT;
+  static constexpr size_t kBlockBytes = kBytes;
+  static constexpr int kSubBlocks = kSubs;
+  explicit BlockDecoder(const uint8_t* block) : b(block) {}
+  const uint8_t* b;
+};
 
 // Weight rows per pass over the x tiles: a chunk stays in cache while all x
 // tiles (prefill) stream past it.
@@ -33,8 +48,12 @@ constexpr int64_t kRowChunk = 64;
 // to it when they are not, since loads straddling lines are slow.
 constexpr size_t kLineFloats = 16;
 
+// How far ahead of its reads a weight row stream asks for its bytes: the
+// hardware prefetcher alone left a one-row Q8_0 product from DRAM at 10 GB/s.
+constexpr size_t kPrefetchBytes = 2048;
+
 // Y[m] for one weight row and `M` x rows. `tail` (< 32) weights follow the
-// `num_blocks` full 32-weight groups (only for one-element-block types).
+// `num_blocks` full blocks (only for one-element-block types).
 // Weight rows are deliberately not interleaved: several concurrent row
 // streams defeat the hardware prefetcher (Q8_0 from DRAM measured 3.5x
 // slower with four rows interleaved).
@@ -42,7 +61,7 @@ template <class Isa, class Decoder, int M>
 void KernelRow(const uint8_t* w_row, int64_t num_blocks, int tail, const float* x,
                size_t x_stride, float* y, size_t y_stride) {
   using Vec = typename Isa::Vec;
-  constexpr int kV = Isa::kVecsPerBlock;
+  constexpr int kV = Isa::kVecsPerSubBlock;
   constexpr int kA = Isa::kAccsPerRow;
   Vec acc[M][kA];
 #pragma GCC unroll 16
@@ -51,14 +70,21 @@ void KernelRow(const uint8_t* w_row, int64_t num_blocks, int tail, const float* 
     for (int a = 0; a < kA; ++a) acc[m][a] = Isa::Zero();
   }
   for (int64_t b = 0; b < num_blocks; ++b) {
-    Vec wv[kV];
-    Decoder::Decode(w_row + b * Decoder::kBlockBytes, wv);
+    const uint8_t* bytes = w_row + b * Decoder::kBlockBytes;
+    __builtin_prefetch(bytes + kPrefetchBytes);
+    const Decoder block{bytes};
+    // Unrolled, each sub-block's offsets and shifts are constants.
+#pragma GCC unroll 8
+    for (int s = 0; s < Decoder::kSubBlocks; ++s) {
+      Vec wv[kV];
+      block.Decode(s, wv);
 #pragma GCC unroll 16
-    for (int m = 0; m < M; ++m) {
-      const float* xb = x + m * x_stride + b * 32;
+      for (int m = 0; m < M; ++m) {
+        const float* xb = x + m * x_stride + (b * Decoder::kSubBlocks + s) * 32;
 #pragma GCC unroll 4
-      for (int v = 0; v < kV; ++v) {
-        acc[m][v % kA] = Isa::Fma(wv[v], Isa::Load(xb + v * Isa::kLanes), acc[m][v % kA]);
+        for (int v = 0; v < kV; ++v) {
+          acc[m][v % kA] = Isa::Fma(wv[v], Isa::Load(xb + v * Isa::kLanes), acc[m][v % kA]);
+        }
       }
     }
   }
@@ -66,7 +92,7 @@ void KernelRow(const uint8_t* w_row, int64_t num_blocks, int tail, const float* 
     alignas(64) float weights[32] = {};
     DequantizeRow(Decoder::kType, w_row + num_blocks * Decoder::kBlockBytes, weights, tail);
     for (int m = 0; m < M; ++m) {
-      const float* xb = x + m * x_stride + num_blocks * 32;
+      const float* xb = x + m * x_stride + num_blocks * Decoder::kSubBlocks * 32;
       for (int v = 0; v < kV; ++v) {
         acc[m][v % kA] = Isa::Fma(Isa::Load(weights + v * Isa::kLanes),
                                   Isa::LoadPartial(xb + v * Isa::kLanes, tail - v * Isa::kLanes),
@@ -99,7 +125,7 @@ void TileRows(int m, const uint8_t* w_rows, size_t row_bytes, int64_t num_rows, 
 template <class Isa, class Decoder>
 void RunRows(const uint8_t* data, size_t row_bytes, int64_t cols, const float* x, int num_x,
              size_t x_stride, float* y, size_t y_stride, int64_t row_begin, int64_t row_end) {
-  const int64_t num_blocks = cols / 32;
+  const int64_t num_blocks = cols / (32 * Decoder::kSubBlocks);
   const int tail = static_cast<int>(cols % 32);
   // Results of a chunk go to a local tile first: scattered single-float
   // stores into many long Y rows stall once Y outgrows the cache.
@@ -135,47 +161,51 @@ const float* AlignActivations(const float* x, int num_x, size_t* x_stride, int64
   return x_scratch;
 }
 
-// Entry point of an ISA file. Types without a fast decoder are dequantized one
-// row at a time into `row_scratch` (w.cols floats) and multiplied as F32.
+// Entry point of an ISA file.
 template <class Isa>
 void MatMulRows(const WeightMatrix& w, const float* x, int num_x, size_t x_stride, float* y,
-                size_t y_stride, int64_t row_begin, int64_t row_end, float* row_scratch,
-                float* x_scratch) {
+                size_t y_stride, int64_t row_begin, int64_t row_end, float* x_scratch) {
   x = AlignActivations<Isa>(x, num_x, &x_stride, w.cols, x_scratch);
-  const auto run = [&](auto decoder) {
-    RunRows<Isa, decltype(decoder)>(w.data, w.row_bytes, w.cols, x, num_x, x_stride, y, y_stride,
-                                    row_begin, row_end);
+  const auto run = [&](auto type_tag) {
+    RunRows<Isa, typename decltype(type_tag)::type>(w.data, w.row_bytes, w.cols, x, num_x, x_stride,
+                                                    y, y_stride, row_begin, row_end);
   };
   switch (w.type) {
     case TensorType::F32:
-      return run(typename Isa::DecodeF32{});
+      return run(std::type_identity<typename Isa::DecodeF32>{});
     case TensorType::F16:
-      return run(typename Isa::DecodeF16{});
+      return run(std::type_identity<typename Isa::DecodeF16>{});
+    case TensorType::BF16:
+      return run(std::type_identity<typename Isa::DecodeBF16>{});
     case TensorType::Q4_0:
-      return run(typename Isa::DecodeQ4_0{});
+      return run(std::type_identity<typename Isa::DecodeQ4_0>{});
     case TensorType::Q4_1:
-      return run(typename Isa::DecodeQ4_1{});
+      return run(std::type_identity<typename Isa::DecodeQ4_1>{});
+    case TensorType::Q5_0:
+      return run(std::type_identity<typename Isa::DecodeQ5_0>{});
+    case TensorType::Q5_1:
+      return run(std::type_identity<typename Isa::DecodeQ5_1>{});
     case TensorType::Q8_0:
-      return run(typename Isa::DecodeQ8_0{});
+      return run(std::type_identity<typename Isa::DecodeQ8_0>{});
+    case TensorType::Q4_K:
+      return run(std::type_identity<typename Isa::DecodeQ4_K>{});
+    case TensorType::Q5_K:
+      return run(std::type_identity<typename Isa::DecodeQ5_K>{});
+    case TensorType::Q6_K:
+      return run(std::type_identity<typename Isa::DecodeQ6_K>{});
     default:
-      break;
-  }
-  const auto* row_floats = reinterpret_cast<const uint8_t*>(row_scratch);
-  for (int64_t r = row_begin; r < row_end; ++r) {
-    DequantizeRow(w.type, w.data + r * w.row_bytes, row_scratch, w.cols);
-    RunRows<Isa, typename Isa::DecodeF32>(row_floats, 0, w.cols, x, num_x, x_stride, y + r,
-                                          y_stride, 0, 1);
+      // MatMulRows (matmul.cc) accepts computable types only, and every one
+      // has a decoder above.
+      __builtin_unreachable();
   }
 }
 
-// The instantiations, compiled with their ISA's flags; `row_scratch` holds
-// w.cols floats, `x_scratch` (64-byte aligned) num_x * RoundUp(w.cols, 16).
+// The instantiations, compiled with their ISA's flags; `x_scratch` (64-byte
+// aligned) holds num_x * RoundUp(w.cols, 16) floats.
 void MatMulRowsAvx2(const WeightMatrix& w, const float* x, int num_x, size_t x_stride, float* y,
-                    size_t y_stride, int64_t row_begin, int64_t row_end, float* row_scratch,
-                    float* x_scratch);
+                    size_t y_stride, int64_t row_begin, int64_t row_end, float* x_scratch);
 void MatMulRowsAvx512(const WeightMatrix& w, const float* x, int num_x, size_t x_stride, float* y,
-                      size_t y_stride, int64_t row_begin, int64_t row_end, float* row_scratch,
-                      float* x_scratch);
+                      size_t y_stride, int64_t row_begin, int64_t row_end, float* x_scratch);
 
 // Float activations over the strips of a Q4_0 or Q4_1 matrix
 // (weight_strips.h), compiled with AVX-512: Y rows y_stride apart, weight rows

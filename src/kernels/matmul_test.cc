@@ -19,6 +19,7 @@
 #include "kernels/cpu_features.h"
 #include "kernels/dequantize.h"
 #include "kernels/q8_activations.h"
+#include "kernels/random_weights.h"
 #include "kernels/simd_level_test_util.h"
 #include "kernels/types.h"
 #include "kernels/weight_strips.h"
@@ -36,27 +37,7 @@ const TensorType kAllTypes[] = {TensorType::F32,  TensorType::F16,  TensorType::
 
 const TensorType kQ8Types[] = {TensorType::Q4_0, TensorType::Q4_1, TensorType::Q8_0};
 
-// Byte offsets of the f16 scale fields (d, m, dmin) inside a block.
-std::vector<size_t> ScaleOffsets(TensorType type) {
-  switch (type) {
-    case TensorType::Q4_0:
-    case TensorType::Q5_0:
-    case TensorType::Q8_0:
-      return {0};
-    case TensorType::Q4_1:
-    case TensorType::Q5_1:
-    case TensorType::Q4_K:
-    case TensorType::Q5_K:
-      return {0, 2};
-    case TensorType::Q6_K:
-      return {208};
-    default:
-      return {};
-  }
-}
-
-// A random weight matrix: random quant bits with moderate random scales, or
-// normally distributed values for the float types.
+// A random weight matrix (RandomWeightBytes).
 struct RandomMatrix {
   std::vector<uint8_t> bytes;
   WeightMatrix w;
@@ -67,29 +48,7 @@ struct RandomMatrix {
     w.rows = rows;
     w.cols = cols;
     w.row_bytes = cols / traits.block_size * traits.type_size;
-    bytes.resize(rows * w.row_bytes);
-    std::uniform_int_distribution<int> byte(0, 255);
-    std::normal_distribution<float> normal(0.0f, 1.0f);
-    std::uniform_real_distribution<float> scale(-0.05f, 0.05f);
-    for (size_t i = 0; i < bytes.size(); i += traits.type_size) {
-      uint8_t* block = &bytes[i];
-      if (type == TensorType::F32) {
-        const float v = normal(rng);
-        std::memcpy(block, &v, 4);
-      } else if (type == TensorType::F16 || type == TensorType::BF16) {
-        const float v = normal(rng);
-        uint32_t bits;
-        std::memcpy(&bits, &v, 4);
-        const uint16_t h = type == TensorType::F16 ? FloatToFp16(v) : static_cast<uint16_t>(bits >> 16);
-        std::memcpy(block, &h, 2);
-      } else {
-        for (size_t j = 0; j < traits.type_size; ++j) block[j] = static_cast<uint8_t>(byte(rng));
-        for (size_t offset : ScaleOffsets(type)) {
-          const uint16_t h = FloatToFp16(scale(rng));
-          std::memcpy(block + offset, &h, 2);
-        }
-      }
-    }
+    bytes = RandomWeightBytes(type, rows * (cols / traits.block_size), rng);
     w.data = bytes.data();
   }
 };
@@ -247,6 +206,40 @@ TEST(MatMulRowsTest, OutputsIndependentOfBatchAndRowRange) {
             ASSERT_EQ(0, std::memcmp(single.data(), all.data() + m * kRows, kRows * sizeof(float)))
                 << Label(level, type, cols, num_x) << StripsLabel(w) << " m=" << m;
           }
+        }
+      }
+    }
+  }
+}
+
+// Each row kernel decodes its weights exactly as DequantizeRow does and sums
+// them as the F32 kernel does, so at every level a product with any type
+// gives the bits of the same product with the F32 matrix of its dequantized
+// rows (the strips of Q4_0 / Q4_1 sum in another order and are left out).
+TEST(MatMulRowsTest, EveryTypeEqualsItsDequantizedRowsBitForBit) {
+  std::mt19937 rng(5);
+  constexpr int64_t kRows = 21;
+  for (SimdLevel level : SupportedLevels()) {
+    SimdLevelGuard guard(level);
+    for (TensorType type : kAllTypes) {
+      for (int64_t cols : ColumnCounts(type)) {
+        const RandomMatrix matrix(type, kRows, cols, rng);
+        std::vector<float> dequantized(kRows * cols);
+        for (int64_t r = 0; r < kRows; ++r) {
+          DequantizeRow(type, matrix.w.data + r * matrix.w.row_bytes, &dequantized[r * cols], cols);
+        }
+        const WeightMatrix as_f32{.type = TensorType::F32,
+                                  .data = reinterpret_cast<const uint8_t*>(dequantized.data()),
+                                  .rows = kRows,
+                                  .cols = cols,
+                                  .row_bytes = cols * sizeof(float)};
+        for (int num_x : {1, 3, 8, 11}) {
+          const std::vector<float> x = RandomActivations(num_x * cols, rng);
+          std::vector<float> expected(num_x * kRows), actual(num_x * kRows);
+          MatMulRows(as_f32, x.data(), num_x, cols, expected.data(), kRows, 0, kRows);
+          MatMulRows(matrix.w, x.data(), num_x, cols, actual.data(), kRows, 0, kRows);
+          ASSERT_EQ(0, std::memcmp(expected.data(), actual.data(), expected.size() * sizeof(float)))
+              << Label(level, type, cols, num_x);
         }
       }
     }
