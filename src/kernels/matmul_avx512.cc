@@ -222,16 +222,17 @@ struct Avx512 {
       const __m512 high = _mm512_fmsub_ps(scale, _mm512_add_ps(Codes(), _mm512_set1_ps(16)), min);
       const uint8_t* qs = b + 48 + 32 * (s / 2);
       const int shift = 4 * (s % 2);
-      const __m512i nibble = _mm512_set1_epi32(0xF);
-      const __m512i fifth_bit = _mm512_set1_epi32(1 << s);
-      const __m512i sixteen = _mm512_set1_epi32(16);
+      // Rotating the high-bit bytes by 4 - s puts bit s at bit 4 of the index.
+      const __m512i rotation = _mm512_set1_epi32((4 - s) & 31);
 #pragma GCC unroll 2
       for (int v = 0; v < 2; ++v) {
-        const __m512i code =
-            _mm512_and_epi32(_mm512_srli_epi32(WidenBytes(qs + 16 * v), shift), nibble);
-        const __mmask16 high_bits = _mm512_test_epi32_mask(WidenBytes(b + 16 + 16 * v), fifth_bit);
-        out[v] =
-            _mm512_permutex2var_ps(low, _mm512_mask_or_epi32(code, high_bits, code, sixteen), high);
+        const __m512i code = _mm512_srli_epi32(WidenBytes(qs + 16 * v), shift);
+        const __m512i high_bit = _mm512_rolv_epi32(WidenBytes(b + 16 + 16 * v), rotation);
+        // Bits 0-3 from the nibble, the others from `high_bit` (0xCA: a ? b :
+        // c); vpermt2ps reads bits 0-4 only.
+        const __m512i index =
+            _mm512_ternarylogic_epi32(_mm512_set1_epi32(0x0F), code, high_bit, 0xCA);
+        out[v] = _mm512_permutex2var_ps(low, index, high);
       }
     }
     alignas(64) float scales[16];
