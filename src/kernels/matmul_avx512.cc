@@ -140,8 +140,8 @@ struct Avx512 {
   // The Q4 and Q5 formats go through a table per block holding the weight of
   // each code exactly as the reference rounds it: d * (q - 8), d * q + m, ...
   // (d * q is exact, 11 x 5 significant bits at most, so one fused rounding
-  // equals the reference's multiply then add). Measured faster than
-  // converting each code to float.
+  // equals the reference's multiply then add). For Q4_0 and Q4_1 this
+  // measured faster than converting each code to float.
   struct DecodeQ4_0 : BlockDecoder<TensorType::Q4_0, 18> {
     using BlockDecoder::BlockDecoder;
     void Decode(int /*sub*/, Vec* out) const {
