@@ -20,7 +20,6 @@
 #include "kernels/matmul.h"
 #include "kernels/random_weights.h"
 #include "kernels/types.h"
-#include "util/fp16.h"
 #include "util/thread_pool.h"
 
 namespace ri {
