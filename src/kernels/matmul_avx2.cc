@@ -202,50 +202,47 @@ struct Avx2 {
     }
   };
 
-  // d * scale * q - dmin * min, one rounding (the product is exact); the
-  // layouts are described in matmul_avx512.cc.
-  struct DecodeQ4_K : BlockDecoder<TensorType::Q4_K, 144, 8> {
-    explicit DecodeQ4_K(const uint8_t* block) : BlockDecoder(block) {
+  // Q4_K and Q5_K: the block's unpacked scales and the 4-bit codes of its
+  // sub-blocks, in the 32 bytes at kCodes + 32 * (s / 2) (layouts described
+  // in matmul_avx512.cc).
+  template <TensorType kT, size_t kBytes, size_t kCodes>
+  struct KQuantDecoder : BlockDecoder<kT, kBytes, 8> {
+    explicit KQuantDecoder(const uint8_t* block) : BlockDecoder<kT, kBytes, 8>(block) {
       UnpackKScales(block, scales);
     }
-    void Decode(int s, Vec* out) const {
-      const __m256 scale = _mm256_set1_ps(scales[s]);
-      const __m256 min = _mm256_set1_ps(scales[8 + s]);
-      const uint8_t* qs = b + 16 + 32 * (s / 2);
-      const int shift = 4 * (s % 2);
-      const __m256i nibble = _mm256_set1_epi32(0xF);
-#pragma GCC unroll 4
-      for (int i = 0; i < 4; ++i) {
-        const __m256i q =
-            _mm256_and_si256(_mm256_srli_epi32(Widen8Bytes(qs + 8 * i), shift), nibble);
-        out[i] = _mm256_fmsub_ps(scale, _mm256_cvtepi32_ps(q), min);
-      }
+    // Codes 8 * i ... 8 * i + 7 of sub-block s.
+    __m256i Nibbles(int s, int i) const {
+      const __m256i bytes = Widen8Bytes(this->b + kCodes + 32 * (s / 2) + 8 * i);
+      return _mm256_and_si256(_mm256_srli_epi32(bytes, 4 * (s % 2)), _mm256_set1_epi32(0xF));
+    }
+    // d * scale * q - dmin * min, one rounding (the product is exact).
+    __m256 Weights(int s, __m256i q) const {
+      return _mm256_fmsub_ps(_mm256_set1_ps(scales[s]), _mm256_cvtepi32_ps(q),
+                             _mm256_set1_ps(scales[8 + s]));
     }
     alignas(32) float scales[16];
   };
 
-  struct DecodeQ5_K : BlockDecoder<TensorType::Q5_K, 176, 8> {
-    explicit DecodeQ5_K(const uint8_t* block) : BlockDecoder(block) {
-      UnpackKScales(block, scales);
-    }
+  struct DecodeQ4_K : KQuantDecoder<TensorType::Q4_K, 144, 16> {
+    using KQuantDecoder::KQuantDecoder;
     void Decode(int s, Vec* out) const {
-      const __m256 scale = _mm256_set1_ps(scales[s]);
-      const __m256 min = _mm256_set1_ps(scales[8 + s]);
-      const uint8_t* qs = b + 48 + 32 * (s / 2);
-      const int shift = 4 * (s % 2);
-      const __m256i nibble = _mm256_set1_epi32(0xF);
+#pragma GCC unroll 4
+      for (int i = 0; i < 4; ++i) out[i] = Weights(s, Nibbles(s, i));
+    }
+  };
+
+  // Q4_K's codes with bit s of the 32 bytes at 16 as the fifth bit.
+  struct DecodeQ5_K : KQuantDecoder<TensorType::Q5_K, 176, 48> {
+    using KQuantDecoder::KQuantDecoder;
+    void Decode(int s, Vec* out) const {
       const __m256i one = _mm256_set1_epi32(1);
 #pragma GCC unroll 4
       for (int i = 0; i < 4; ++i) {
-        const __m256i low =
-            _mm256_and_si256(_mm256_srli_epi32(Widen8Bytes(qs + 8 * i), shift), nibble);
         const __m256i high =
             _mm256_and_si256(_mm256_srli_epi32(Widen8Bytes(b + 16 + 8 * i), s), one);
-        const __m256i q = _mm256_or_si256(low, _mm256_slli_epi32(high, 4));
-        out[i] = _mm256_fmsub_ps(scale, _mm256_cvtepi32_ps(q), min);
+        out[i] = Weights(s, _mm256_or_si256(Nibbles(s, i), _mm256_slli_epi32(high, 4)));
       }
     }
-    alignas(32) float scales[16];
   };
 
   struct DecodeQ6_K : BlockDecoder<TensorType::Q6_K, 210, 8> {

@@ -192,50 +192,57 @@ struct Avx512 {
     }
   };
 
-  // Sub-block s takes the low (even s) or high (odd s) nibbles of the 32
-  // bytes at 16 + 32 * (s / 2); its weight is d * scale * q - dmin * min
-  // (d * scale * q exact: 17 x 4 significant bits).
-  struct DecodeQ4_K : BlockDecoder<TensorType::Q4_K, 144, 8> {
-    explicit DecodeQ4_K(const uint8_t* block) : BlockDecoder(block) {
+  // Q4_K and Q5_K: the block's unpacked scales (UnpackKScales), and sub-block
+  // s's codes: the low (even s) or high (odd s) nibbles of the 32 bytes at
+  // kCodes + 32 * (s / 2). A weight is d * scale * q - dmin * min (d * scale
+  // * q exact: 17 x 5 significant bits at most).
+  template <TensorType kT, size_t kBytes, size_t kCodes>
+  struct KQuantDecoder : BlockDecoder<kT, kBytes, 8> {
+    explicit KQuantDecoder(const uint8_t* block) : BlockDecoder<kT, kBytes, 8>(block) {
       UnpackKScales(block, scales);
     }
-    void Decode(int s, Vec* out) const {
-      const __m512 table =
-          _mm512_fmsub_ps(_mm512_set1_ps(scales[s]), Codes(), _mm512_set1_ps(scales[8 + s]));
-      const uint8_t* qs = b + 16 + 32 * (s / 2);
-      const int shift = 4 * (s % 2);  // vpermps reads the low 4 bits only
-      out[0] = _mm512_permutexvar_ps(_mm512_srli_epi32(WidenBytes(qs), shift), table);
-      out[1] = _mm512_permutexvar_ps(_mm512_srli_epi32(WidenBytes(qs + 16), shift), table);
+    // Codes 16 * v ... 16 * v + 15 of sub-block s in bits 0-3 of each lane
+    // (the bits above are the other nibble's, for even s).
+    __m512i Nibbles(int s, int v) const {
+      return _mm512_srli_epi32(WidenBytes(this->b + kCodes + 32 * (s / 2) + 16 * v), 4 * (s % 2));
+    }
+    // The weight of each code 0..15 + offset, exactly.
+    __m512 Table(int s, float offset) const {
+      return _mm512_fmsub_ps(_mm512_set1_ps(scales[s]),
+                             _mm512_add_ps(Codes(), _mm512_set1_ps(offset)),
+                             _mm512_set1_ps(scales[8 + s]));
     }
     alignas(64) float scales[16];
   };
 
-  // Q4_K's nibbles with bit s of the 32 bytes at 16 as the fifth bit.
-  struct DecodeQ5_K : BlockDecoder<TensorType::Q5_K, 176, 8> {
-    explicit DecodeQ5_K(const uint8_t* block) : BlockDecoder(block) {
-      UnpackKScales(block, scales);
-    }
+  struct DecodeQ4_K : KQuantDecoder<TensorType::Q4_K, 144, 16> {
+    using KQuantDecoder::KQuantDecoder;
     void Decode(int s, Vec* out) const {
-      const __m512 scale = _mm512_set1_ps(scales[s]);
-      const __m512 min = _mm512_set1_ps(scales[8 + s]);
-      const __m512 low = _mm512_fmsub_ps(scale, Codes(), min);
-      const __m512 high = _mm512_fmsub_ps(scale, _mm512_add_ps(Codes(), _mm512_set1_ps(16)), min);
-      const uint8_t* qs = b + 48 + 32 * (s / 2);
-      const int shift = 4 * (s % 2);
+      const __m512 table = Table(s, 0);
+      // vpermps reads the low 4 bits of each index only.
+      out[0] = _mm512_permutexvar_ps(Nibbles(s, 0), table);
+      out[1] = _mm512_permutexvar_ps(Nibbles(s, 1), table);
+    }
+  };
+
+  // Q4_K's codes with bit s of the 32 bytes at 16 as the fifth bit.
+  struct DecodeQ5_K : KQuantDecoder<TensorType::Q5_K, 176, 48> {
+    using KQuantDecoder::KQuantDecoder;
+    void Decode(int s, Vec* out) const {
+      const __m512 low = Table(s, 0);
+      const __m512 high = Table(s, 16);
       // Rotating the high-bit bytes by 4 - s puts bit s at bit 4 of the index.
       const __m512i rotation = _mm512_set1_epi32((4 - s) & 31);
 #pragma GCC unroll 2
       for (int v = 0; v < 2; ++v) {
-        const __m512i code = _mm512_srli_epi32(WidenBytes(qs + 16 * v), shift);
         const __m512i high_bit = _mm512_rolv_epi32(WidenBytes(b + 16 + 16 * v), rotation);
         // Bits 0-3 from the nibble, the others from `high_bit` (0xCA: a ? b :
         // c); vpermt2ps reads bits 0-4 only.
         const __m512i index =
-            _mm512_ternarylogic_epi32(_mm512_set1_epi32(0x0F), code, high_bit, 0xCA);
+            _mm512_ternarylogic_epi32(_mm512_set1_epi32(0x0F), Nibbles(s, v), high_bit, 0xCA);
         out[v] = _mm512_permutex2var_ps(low, index, high);
       }
     }
-    alignas(64) float scales[16];
   };
 
   // Sub-block s (half h = s / 4 of the block, quarter t = s % 4 of the half):
