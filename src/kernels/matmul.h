@@ -1,10 +1,9 @@
 // Multiplication of a stored (possibly quantized) weight matrix with rows of
 // float activations: Y = X * W^T. Each weight block is decoded once into
 // registers for a group of up to 8 activation rows, so a few rows cost far
-// less than separate products. Q4_0, Q4_1, Q8_0, F16 and F32 have SIMD
-// decoders; other types are dequantized a row at a time. Q4_0, Q4_1 and Q8_0
-// can also multiply 8-bit activations with integer dot products
-// (ActivationPrecision::kQ8, q8_activations.h).
+// less than separate products. Every computable type has AVX-512 and AVX2
+// decoders. Q4_0, Q4_1 and Q8_0 can also multiply 8-bit activations with
+// integer dot products (ActivationPrecision::kQ8, q8_activations.h).
 #pragma once
 
 #include <cstddef>
@@ -43,7 +42,7 @@ struct WeightMatrix {
 };
 
 // Builds what this CPU's kernels read besides the stored weights, on
-// AVX-512: WeightStrips for Q4_0 and Q4_1 weights, and for Q8_0 weights
+// AVX-512: WeightStrips for Q4_0, Q4_1 and Q4_K weights, and for Q8_0 weights
 // with Q8 activations (those need VNNI too). Call once the matrix's
 // activations are set. With Q8 activations results do not change, only
 // speed; with float activations the AVX-512 sums run in another order.
@@ -63,8 +62,9 @@ bool UsesQ8Activations(const WeightMatrix& w);
 // row m: not on num_x, the row range or (for MatMul) the thread count. Levels
 // differ only by float rounding. The weights used are exactly the
 // DequantizeRow values and only the summation order differs from a plain
-// loop, except in the AVX-512 float kernel over Q4 strips, which factors each
-// block's scale out of the block's sum (matmul_strips_avx512.cc).
+// loop, except in the AVX-512 float kernel over Q4_0, Q4_1 and Q4_K strips,
+// which factors each 32 weights' scale out of their sum
+// (matmul_strips_avx512.cc).
 // With Q8 activations the same holds for the quantized activations, and the
 // levels agree bit for bit (matmul_q8_simd.h).
 void MatMulRows(const WeightMatrix& w, const float* x, int num_x, size_t x_stride, float* y,

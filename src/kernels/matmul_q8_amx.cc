@@ -94,7 +94,7 @@ void StripTimesTile(const uint8_t* strip, const uint8_t* b_tiles, size_t b_strid
   alignas(64) float partial[kPartialSums][kTileRows][16];
   // The float steps of block b (storage index k) from dots[k % 2] into acc.
   const auto scale_block = [&](int64_t k, int64_t b, __m512(&acc)[kTileRows]) {
-    const uint8_t* fields = strip + k * kBlockBytes + WeightStrips::CodeBytes(kType<Format>);
+    const uint8_t* fields = strip + k * kBlockBytes + WeightStrips::LaneBytes(kType<Format>);
     const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(fields)));
     [[maybe_unused]] __m512 m;
     if constexpr (Format::kHasOffset) {

@@ -204,7 +204,7 @@ template <class Format, int R, int S>
       __m512 d[S], m[S];
 #pragma GCC unroll 2
       for (int t = 0; t < S; ++t) {
-        const uint8_t* fields = block + t * strip_bytes + WeightStrips::CodeBytes(kType<Format>);
+        const uint8_t* fields = block + t * strip_bytes + WeightStrips::LaneBytes(kType<Format>);
         d[t] = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(fields)));
         if constexpr (Format::kHasOffset) {
           m[t] = _mm512_cvtph_ps(_mm256_loadu_si256(

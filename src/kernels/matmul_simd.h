@@ -207,7 +207,7 @@ void MatMulRowsAvx2(const WeightMatrix& w, const float* x, int num_x, size_t x_s
 void MatMulRowsAvx512(const WeightMatrix& w, const float* x, int num_x, size_t x_stride, float* y,
                       size_t y_stride, int64_t row_begin, int64_t row_end, float* x_scratch);
 
-// Float activations over the strips of a Q4_0 or Q4_1 matrix
+// Float activations over the strips of a Q4_0, Q4_1 or Q4_K matrix
 // (weight_strips.h), compiled with AVX-512: Y rows y_stride apart, weight rows
 // [row_begin, row_end).
 void MatMulStripsAvx512(const WeightMatrix& w, const float* x, int num_x, size_t x_stride,

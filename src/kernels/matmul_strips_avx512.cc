@@ -1,24 +1,25 @@
 // AVX-512 matmul kernel for float activations over weight strips
-// (weight_strips.h); this file alone is compiled with AVX-512 and runs only
-// when ActiveSimdLevel() is kAvx512.
+// (weight_strips.h) of Q4_0, Q4_1 and Q4_K; this file alone is compiled with
+// AVX-512 and runs only when ActiveSimdLevel() is kAvx512.
 //
 // Lane i of a strip vector belongs to weight row i, so a weight code is
 // decoded for 16 rows at once by a shift and a table lookup, and meets the
 // activation broadcast to every lane. Compared with decoding a block of one
 // row through a lookup table (matmul_avx512.cc), this needs no shuffles,
-// and a block's scales are one load for 16 rows.
+// and a block's scales are one load (Q4_K: a few shifts) for 16 rows.
 //
-// A block's scale is factored out of its sum, as the Q8 kernels do, so that
-// a code costs one multiply-add per activation row and none for making the
-// weight: for weight row i, activation row r and block b,
-//   p0, p1 = sums of code * x over the block's even and odd elements
-//   acc = fma(d_b, p0 + p1, acc)
-//   Q4_1 only: acc = fma(m_b, sum of the block's x, acc)
-// blocks in storage order, from acc = 0. Codes are exact small integers
-// (Q4_0's already less 8, so its weight is d * code with no offset term).
-// Every (weight row, activation row) pair runs these operations in this
-// order whatever the batch, the row range and the strips processed
-// together.
+// A sub-block's scale is factored out of its sum, as the Q8 kernels do, so
+// that a code costs one multiply-add per activation row and none for making
+// the weight: for weight row i, activation row r and sub-block k (a Q4_0 /
+// Q4_1 block, or one of a Q4_K block's eight) of 32 weights
+//   p0, p1 = sums of code * x over the sub-block's even and odd elements
+//   acc = fma(d_k, p0 + p1, acc)
+//   Q4_1 and Q4_K: acc = fma(m_k, sum of the sub-block's x, acc)
+// in storage order, from acc = 0, where weight = d_k * code + m_k (Q4_0:
+// code less 8, m_k = 0; Q4_K: d_k = d * scale, m_k = -(dmin * min), both
+// exact). Codes are exact small integers. Every (weight row, activation
+// row) pair runs these operations in this order whatever the batch, the row
+// range and the strips processed together.
 #include <algorithm>
 #include <utility>
 #include <vector>
@@ -35,39 +36,96 @@ namespace {
 // Activation rows per pass over a strip (accumulators stay in registers).
 constexpr int kMaxRows = 8;
 
-template <class Format>
-constexpr TensorType kType = Format::kHasOffset ? TensorType::Q4_1 : TensorType::Q4_0;
-
-// A block's 16 f16 fields at `fields` (d, and Q4_1's m after them), as floats.
+// A block's 16 f16 fields at `fields` (d, and m or dmin after them), as floats.
 [[gnu::always_inline]] inline __m512 LoadFields(const uint8_t* fields) {
   return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(fields)));
 }
 
-// Code `e` of a block in every lane, as a float: vector (e % 16) / 4 holds
-// code bytes 4k .. 4k + 3, low nibbles for codes 0 .. 15, high ones for
-// 16 .. 31. vpermps reads only the low 4 bits of each lane, so once the
-// nibble is shifted down it picks its value from a table of the 16 codes
-// (less the format's bias): one instruction instead of a mask and a
-// conversion. `e` is a constant once the element loop is unrolled.
-[[gnu::always_inline]] inline __m512 CodeValue(const __m512i* raw, int e, __m512 code_values) {
-  const int shift = 8 * (e % 4) + 4 * (e / 16);
-  const __m512i shifted =
-      shift == 0 ? raw[(e % 16) / 4] : _mm512_srli_epi32(raw[(e % 16) / 4], shift);
-  return _mm512_permutexvar_ps(shifted, code_values);
+// Lane vector `v` of a strip block (blocks are only 32-byte aligned).
+[[gnu::always_inline]] inline __m512i LoadLane(const uint8_t* block, int v) {
+  return _mm512_loadu_si512(block + WeightStrips::kVectorBytes * v);
+}
+
+// What the kernel needs of a format: its type, code bias and offset term,
+// sub-blocks per block, where a sub-block's codes are (code e of sub-block k
+// in lane vector Vector(k, e) at bit Shift(k, e)) and its d_k and m_k.
+template <class Base, TensorType kT>
+struct Q4Strips : Base {
+  static constexpr TensorType kType = kT;
+  static constexpr int kSubBlocks = 1;
+  static constexpr int Vector(int /*k*/, int e) { return (e % 16) / 4; }
+  static constexpr int Shift(int /*k*/, int e) { return 8 * (e % 4) + 4 * (e / 16); }
+  [[gnu::always_inline]] static void Scales(const uint8_t* block, int /*k*/, __m512* d, __m512* m) {
+    const uint8_t* fields = block + WeightStrips::LaneBytes(kT);
+    *d = LoadFields(fields);
+    if constexpr (Base::kHasOffset) *m = LoadFields(fields + WeightStrips::kFieldBytes);
+  }
+};
+using StripsQ4_0 = Q4Strips<FormatQ4_0, TensorType::Q4_0>;
+using StripsQ4_1 = Q4Strips<FormatQ4_1, TensorType::Q4_1>;
+
+struct StripsQ4_K {
+  static constexpr TensorType kType = TensorType::Q4_K;
+  static constexpr int kCodeBias = 0;
+  static constexpr bool kHasOffset = true;
+  static constexpr int kSubBlocks = 8;
+  // Three vectors of packed scales, then sub-block pairs of 8 code vectors.
+  static constexpr int Vector(int k, int e) { return 3 + 8 * (k / 2) + e / 4; }
+  static constexpr int Shift(int k, int e) { return 8 * (e % 4) + 4 * (k % 2); }
+  // KScaleMin (dequantize.h) in 16 lanes: lane vectors 0 .. 2 hold packed
+  // bytes 0-3, 4-7 and 8-11 of each row.
+  [[gnu::always_inline]] static void Scales(const uint8_t* block, int k, __m512* d, __m512* m) {
+    const __m512i lanes[3] = {LoadLane(block, 0), LoadLane(block, 1), LoadLane(block, 2)};
+    const uint8_t* fields = block + WeightStrips::LaneBytes(kType);
+    const __m512i low6 = _mm512_set1_epi32(0x3F);
+    __m512i scale, min;
+    if (k < 4) {
+      scale = _mm512_and_epi32(_mm512_srli_epi32(lanes[0], 8 * k), low6);
+      min = _mm512_and_epi32(_mm512_srli_epi32(lanes[1], 8 * k), low6);
+    } else {
+      // Bits 0-3 from byte k + 4, bits 4-5 from bits 6-7 of byte k - 4 (the
+      // scale) or k (the min); 0xCA: a ? b : c.
+      const int at = 8 * (k - 4);
+      const __m512i low4 = _mm512_set1_epi32(0x0F);
+      scale = _mm512_and_epi32(_mm512_ternarylogic_epi32(low4, _mm512_srli_epi32(lanes[2], at),
+                                                         _mm512_srli_epi32(lanes[0], at + 2), 0xCA),
+                               low6);
+      min = _mm512_and_epi32(_mm512_ternarylogic_epi32(low4, _mm512_srli_epi32(lanes[2], at + 4),
+                                                       _mm512_srli_epi32(lanes[1], at + 2), 0xCA),
+                             low6);
+    }
+    *d = _mm512_mul_ps(LoadFields(fields), _mm512_cvtepi32_ps(scale));
+    *m = _mm512_mul_ps(
+        _mm512_sub_ps(_mm512_setzero_ps(), LoadFields(fields + WeightStrips::kFieldBytes)),
+        _mm512_cvtepi32_ps(min));
+  }
+};
+
+// Code `e` of sub-block `k` in every lane, as a float. vpermps reads only
+// the low 4 bits of each lane, so once the nibble is shifted down it picks
+// its value from a table of the 16 codes (less the format's bias): one
+// instruction instead of a mask and a conversion. `k` and `e` are constants
+// once the loops are unrolled.
+template <class Format>
+[[gnu::always_inline]] inline __m512 CodeValue(const uint8_t* block, int k, int e,
+                                               __m512 code_values) {
+  const __m512i lane = LoadLane(block, Format::Vector(k, e));
+  const int shift = Format::Shift(k, e);
+  return _mm512_permutexvar_ps(shift == 0 ? lane : _mm512_srli_epi32(lane, shift), code_values);
 }
 
 // Y of S consecutive strips' weight rows for R activation rows, given
 // interleaved (column c of row r at x[c * R + r], so that the R values an
-// element meets are one address) and, for Q4_1, each block's activation
-// sums likewise (block b of row r at x_sums[b * R + r]): sums[s][r], lane i
-// for weight row i of strip s.
+// element meets are one address) and, with an offset term, each
+// sub-block's activation sums likewise (sub-block k of row r at
+// x_sums[k * R + r]): sums[s][r], lane i for weight row i of strip s.
 template <class Format, int S, int R>
 [[gnu::always_inline]] inline void StripsTimesRows(const uint8_t* first_strip, size_t strip_bytes,
                                                    int64_t num_blocks, const float* x,
                                                    const float* x_sums, __m512 (*sums)[kMaxRows]) {
-  constexpr size_t kBlockBytes = WeightStrips::BlockBytes(kType<Format>);
-  constexpr size_t kCodeBytes = WeightStrips::CodeBytes(kType<Format>);
-  constexpr int kVectors = kCodeBytes / WeightStrips::kVectorBytes;
+  constexpr size_t kBlockBytes = WeightStrips::BlockBytes(Format::kType);
+  constexpr int64_t kInterleave = WeightStrips::Interleave(Format::kType);
+  constexpr int kSubBlocks = Format::kSubBlocks;
   __m512 acc[S][R];
 #pragma GCC unroll 8
   for (int s = 0; s < S; ++s) {
@@ -78,45 +136,43 @@ template <class Format, int S, int R>
       _mm512_sub_ps(_mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
                     _mm512_set1_ps(Format::kCodeBias));
   const uint8_t* block = first_strip;
-  for (int j = 0; j < kPartialSums; ++j) {
-    for (int64_t b = j; b < num_blocks; b += kPartialSums, block += kBlockBytes) {
-      __m512i raw[S][kVectors];
-      WeightStrips::PrefetchAhead<kBlockBytes, S>(block, strip_bytes);
+  for (int64_t j = 0; j < kInterleave; ++j) {
+    for (int64_t b = j; b < num_blocks; b += kInterleave, block += kBlockBytes) {
 #pragma GCC unroll 8
-      for (int s = 0; s < S; ++s) {
-#pragma GCC unroll 8
-        for (int k = 0; k < kVectors; ++k) {
-          raw[s][k] = _mm512_loadu_si512(block + s * strip_bytes + 64 * k);
-        }
-      }
-      const float* xb = x + b * 32 * R;
-      __m512 part[S][R][2];
+      for (int k = 0; k < kSubBlocks; ++k) {
+        // Spread over the sub-blocks: a Q4_K block's 36 lines per strip
+        // asked for at once left a one-row product from DRAM at 12 GB/s.
+        constexpr size_t kPartBytes = kBlockBytes / kSubBlocks;
+        WeightStrips::PrefetchAhead<kPartBytes, S>(block + k * kPartBytes, strip_bytes);
+        const float* xk = x + (b * kSubBlocks + k) * 32 * R;
+        __m512 part[S][R][2];
 #pragma GCC unroll 32
-      for (int e = 0; e < 32; ++e) {
+        for (int e = 0; e < 32; ++e) {
 #pragma GCC unroll 8
-        for (int s = 0; s < S; ++s) {
-          const __m512 code = CodeValue(raw[s], e, code_values);
+          for (int s = 0; s < S; ++s) {
+            const __m512 code = CodeValue<Format>(block + s * strip_bytes, k, e, code_values);
 #pragma GCC unroll 8
-          for (int r = 0; r < R; ++r) {
-            const __m512 xe = _mm512_set1_ps(xb[e * R + r]);
-            part[s][r][e % 2] =
-                e < 2 ? _mm512_mul_ps(code, xe) : _mm512_fmadd_ps(code, xe, part[s][r][e % 2]);
+            for (int r = 0; r < R; ++r) {
+              const __m512 xe = _mm512_set1_ps(xk[e * R + r]);
+              part[s][r][e % 2] =
+                  e < 2 ? _mm512_mul_ps(code, xe) : _mm512_fmadd_ps(code, xe, part[s][r][e % 2]);
+            }
           }
         }
-      }
 #pragma GCC unroll 8
-      for (int s = 0; s < S; ++s) {
-        const uint8_t* fields = block + s * strip_bytes + kCodeBytes;
-        const __m512 d = LoadFields(fields);
-#pragma GCC unroll 8
-        for (int r = 0; r < R; ++r) {
-          acc[s][r] = _mm512_fmadd_ps(d, _mm512_add_ps(part[s][r][0], part[s][r][1]), acc[s][r]);
-        }
-        if constexpr (Format::kHasOffset) {
-          const __m512 m = LoadFields(fields + WeightStrips::kFieldBytes);
+        for (int s = 0; s < S; ++s) {
+          __m512 d, m;
+          Format::Scales(block + s * strip_bytes, k, &d, &m);
 #pragma GCC unroll 8
           for (int r = 0; r < R; ++r) {
-            acc[s][r] = _mm512_fmadd_ps(m, _mm512_set1_ps(x_sums[b * R + r]), acc[s][r]);
+            acc[s][r] = _mm512_fmadd_ps(d, _mm512_add_ps(part[s][r][0], part[s][r][1]), acc[s][r]);
+          }
+          if constexpr (Format::kHasOffset) {
+#pragma GCC unroll 8
+            for (int r = 0; r < R; ++r) {
+              const float x_sum = x_sums[(b * kSubBlocks + k) * R + r];
+              acc[s][r] = _mm512_fmadd_ps(m, _mm512_set1_ps(x_sum), acc[s][r]);
+            }
           }
         }
       }
@@ -142,13 +198,15 @@ void RunStrips(const WeightMatrix& w, const float* x, int num_x, size_t x_stride
                size_t y_stride, int64_t row_begin, int64_t row_end) {
   const WeightStrips& strips = *w.strips;
   constexpr int64_t kRows = WeightStrips::kRows;
-  const int64_t num_blocks = w.cols / 32;
+  const int64_t num_blocks = w.cols / (32 * Format::kSubBlocks);
+  const int64_t num_sub_blocks = w.cols / 32;
   // Groups of up to kMaxRows activation rows, each interleaved (a single
-  // row already is), and for Q4_1 their block sums, interleaved likewise.
+  // row already is), and with an offset term their sub-block sums,
+  // interleaved likewise.
   thread_local std::vector<float> interleaved;
   thread_local std::vector<float> block_sums;
   if (num_x > 1) interleaved.resize(static_cast<size_t>(num_x) * w.cols);
-  if constexpr (Format::kHasOffset) block_sums.resize(static_cast<size_t>(num_x) * num_blocks);
+  if constexpr (Format::kHasOffset) block_sums.resize(static_cast<size_t>(num_x) * num_sub_blocks);
   for (int m0 = 0; m0 < num_x; m0 += kMaxRows) {
     const int rows = std::min(kMaxRows, num_x - m0);
     float* group = interleaved.data() + static_cast<size_t>(m0) * w.cols;
@@ -158,7 +216,7 @@ void RunStrips(const WeightMatrix& w, const float* x, int num_x, size_t x_stride
         for (int64_t c = 0; c < w.cols; ++c) group[c * rows + r] = row[c];
       }
       if constexpr (Format::kHasOffset) {
-        BlockSums(row, num_blocks, block_sums.data() + m0 * num_blocks + r, rows);
+        BlockSums(row, num_sub_blocks, block_sums.data() + m0 * num_sub_blocks + r, rows);
       }
     }
   }
@@ -169,8 +227,9 @@ void RunStrips(const WeightMatrix& w, const float* x, int num_x, size_t x_stride
     for (int m0 = 0; m0 < num_x; m0 += kMaxRows) {
       const int rows = std::min(kMaxRows, num_x - m0);
       const float* group = num_x == 1 ? x : interleaved.data() + static_cast<size_t>(m0) * w.cols;
-      const float* group_sums =
-          Format::kHasOffset ? block_sums.data() + static_cast<size_t>(m0) * num_blocks : nullptr;
+      const float* group_sums = Format::kHasOffset
+                                    ? block_sums.data() + static_cast<size_t>(m0) * num_sub_blocks
+                                    : nullptr;
       for (int64_t s = chunk; s <= chunk_last;) {
         // One or two activation rows' accumulator chains per strip would
         // wait on the FMA latency; a second strip gives the core
@@ -204,10 +263,13 @@ void RunStrips(const WeightMatrix& w, const float* x, int num_x, size_t x_stride
 
 void MatMulStripsAvx512(const WeightMatrix& w, const float* x, int num_x, size_t x_stride, float* y,
                         size_t y_stride, int64_t row_begin, int64_t row_end) {
-  if (w.type == TensorType::Q4_1) {
-    RunStrips<FormatQ4_1>(w, x, num_x, x_stride, y, y_stride, row_begin, row_end);
-  } else {
-    RunStrips<FormatQ4_0>(w, x, num_x, x_stride, y, y_stride, row_begin, row_end);
+  switch (w.type) {
+    case TensorType::Q4_0:
+      return RunStrips<StripsQ4_0>(w, x, num_x, x_stride, y, y_stride, row_begin, row_end);
+    case TensorType::Q4_1:
+      return RunStrips<StripsQ4_1>(w, x, num_x, x_stride, y, y_stride, row_begin, row_end);
+    default:  // Q4_K (PrepareForKernels)
+      return RunStrips<StripsQ4_K>(w, x, num_x, x_stride, y, y_stride, row_begin, row_end);
   }
 }
 

@@ -215,7 +215,8 @@ TEST(MatMulRowsTest, OutputsIndependentOfBatchAndRowRange) {
 // Each row kernel decodes its weights exactly as DequantizeRow does and sums
 // them as the F32 kernel does, so at every level a product with any type
 // gives the bits of the same product with the F32 matrix of its dequantized
-// rows (the strips of Q4_0 / Q4_1 sum in another order and are left out).
+// rows (the strips of Q4_0 / Q4_1 / Q4_K sum in another order and are left
+// out).
 TEST(MatMulRowsTest, EveryTypeEqualsItsDequantizedRowsBitForBit) {
   std::mt19937 rng(5);
   constexpr int64_t kRows = 21;
@@ -387,44 +388,50 @@ TEST(Q8ActivationsTest, QuantizesByDefinition) {
   }
 }
 
-// The strips hold every weight code and f16 field where weight_strips.h
-// says, and zeros for rows past the matrix.
+// The strips hold every stored byte where weight_strips.h says, and zeros
+// for rows past the matrix.
 TEST(WeightStripsTest, HoldTheBlocksWhereDocumented) {
+  struct Documented {
+    TensorType type;
+    size_t lane_from, lane_bytes;  // of a stored block
+    std::vector<size_t> fields_at;
+    int64_t interleave, blocks;  // a partial group of blocks where there are groups
+  };
+  const Documented kCases[] = {{TensorType::Q4_0, 2, 16, {0}, 8, 11},
+                               {TensorType::Q4_1, 4, 16, {0, 2}, 8, 11},
+                               {TensorType::Q8_0, 2, 32, {0}, 8, 11},
+                               {TensorType::Q4_K, 4, 140, {0, 2}, 1, 3}};
   std::mt19937 rng(29);
-  constexpr int64_t kRows = 21, kBlocks = 11;  // a partial second strip and group of blocks
-  for (TensorType type : kQ8Types) {
-    RandomMatrix matrix(type, kRows, kBlocks * 32, rng);
+  constexpr int64_t kRows = 21;  // a partial second strip
+  for (const Documented& doc : kCases) {
+    const size_t type_size = Traits(doc.type).type_size;
+    RandomMatrix matrix(doc.type, kRows, doc.blocks * Traits(doc.type).block_size, rng);
     const WeightStrips strips(matrix.w);
     ASSERT_EQ(strips.num_strips(), 2);
-    const size_t type_size = Traits(type).type_size, codes_at = type == TensorType::Q4_1 ? 4 : 2;
-    const size_t code_bytes = WeightStrips::CodeBytes(type);
+    const size_t lane_vectors_bytes = doc.lane_bytes * WeightStrips::kRows;
+    ASSERT_EQ(WeightStrips::BlockBytes(doc.type),
+              lane_vectors_bytes + doc.fields_at.size() * 2 * WeightStrips::kRows);
     for (int64_t s = 0; s < 2; ++s) {
       const uint8_t* stored = strips.strip(s);
-      for (int64_t j = 0; j < 8; ++j) {
-        for (int64_t b = j; b < kBlocks; b += 8, stored += WeightStrips::BlockBytes(type)) {
+      for (int64_t j = 0; j < doc.interleave; ++j) {
+        for (int64_t b = j; b < doc.blocks;
+             b += doc.interleave, stored += WeightStrips::BlockBytes(doc.type)) {
           for (int i = 0; i < WeightStrips::kRows; ++i) {
             const int64_t row = s * WeightStrips::kRows + i;
             const uint8_t* block =
                 row < kRows ? matrix.w.data + row * matrix.w.row_bytes + b * type_size : nullptr;
-            for (int e = 0; e < 32; ++e) {
-              int expected = 0, got = 0;
-              if (type == TensorType::Q8_0) {
-                expected = block ? static_cast<int8_t>(block[codes_at + e]) + 128 : 0;
-                got = stored[64 * (e / 4) + 4 * i + e % 4];
-              } else {
-                const int nibbles = block ? block[codes_at + e % 16] : 0;
-                expected = e < 16 ? nibbles & 15 : nibbles >> 4;
-                const uint8_t byte = stored[64 * (e % 16 / 4) + 4 * i + e % 4];
-                got = e < 16 ? byte & 15 : byte >> 4;
-              }
-              ASSERT_EQ(got, expected) << Traits(type).name << " row " << row << " block " << b
-                                       << " code " << e;
+            for (size_t t = 0; t < doc.lane_bytes; ++t) {
+              // Q8_0's codes are stored plus 128.
+              const uint8_t flip = doc.type == TensorType::Q8_0 ? 0x80 : 0;
+              const int expected = block ? block[doc.lane_from + t] ^ flip : 0;
+              ASSERT_EQ(stored[64 * (t / 4) + 4 * i + t % 4], expected)
+                  << Traits(doc.type).name << " row " << row << " block " << b << " byte " << t;
             }
-            const uint8_t zeros[2] = {0, 0};
-            EXPECT_EQ(0, std::memcmp(stored + code_bytes + 2 * i, block ? block : zeros, 2));
-            if (type == TensorType::Q4_1) {
-              EXPECT_EQ(0, std::memcmp(stored + code_bytes + WeightStrips::kFieldBytes + 2 * i,
-                                       block ? block + 2 : zeros, 2));
+            for (size_t f = 0; f < doc.fields_at.size(); ++f) {
+              const uint8_t zeros[2] = {0, 0};
+              EXPECT_EQ(0, std::memcmp(stored + lane_vectors_bytes + 32 * f + 2 * i,
+                                       block ? block + doc.fields_at[f] : zeros, 2))
+                  << Traits(doc.type).name << " row " << row << " block " << b << " field " << f;
             }
           }
         }

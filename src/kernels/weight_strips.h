@@ -1,22 +1,27 @@
-// Q4_0, Q4_1 and Q8_0 weights regrouped 16 rows side by side for the
-// AVX-512 kernels: one vector holds the same 4 codes of 16 weight rows, one
-// row per 32-bit lane. With Q8 activations (matmul_q8_avx512.cc, VNNI),
-// vpdpbusd against 4 activation codes broadcast to every lane yields the
-// partial dot products of 16 rows at once, and a block's scaling is one
+// Quantized weights regrouped 16 rows side by side for the AVX-512 kernels:
+// one vector holds the same 4 stored bytes of 16 weight rows, one row per
+// 32-bit lane. With Q8 activations (matmul_q8_avx512.cc, VNNI; Q4_0, Q4_1,
+// Q8_0), vpdpbusd against 4 activation codes broadcast to every lane yields
+// the partial dot products of 16 rows at once, and a block's scaling is one
 // multiply-add per activation row for all 16. With float activations
-// (matmul_strips_avx512.cc, Q4 types only), a shift and a table lookup
+// (matmul_strips_avx512.cc; Q4_0, Q4_1, Q4_K), a shift and a table lookup
 // decode one code of 16 rows. Built once at load (PrepareForKernels); the
 // codes and scales are the stored ones exactly.
 //
 // Strip s holds weight rows 16 s .. 16 s + 15 (rows past the matrix are
-// zero). Its blocks are stored in the order of the partial sums they feed
-// (matmul_q8_simd.h): blocks j, j + 8, j + 16, ... for j = 0 .. 7. A block:
-//   code vectors of 64 bytes, lane i of vector k for row i:
-//     Q4: 4 vectors, the code bytes 4k .. 4k + 3 of the block (low
-//         nibbles: codes 4k .., high nibbles: codes 16 + 4k ..);
-//     Q8_0: 8 vectors, codes 4k .. 4k + 3 plus 128 (unsigned, as vpdpbusd
-//         takes them);
-//   16 f16 d, row i at i; Q4_1 only: 16 f16 m likewise.
+// zero). The 32-weight blocks of Q4_0, Q4_1 and Q8_0 are stored in the order
+// of the partial sums they feed (matmul_q8_simd.h): blocks j, j + 8, j + 16,
+// ... for j = 0 .. 7; Q4_K's 256-weight blocks in order. A block:
+//   lane vectors of 64 bytes, lane i of vector k for row i: stored bytes
+//     4k .. 4k + 3 of the block's lane bytes (LayoutOf), which are
+//     Q4_0 and Q4_1: the 16 code bytes (low nibbles: codes 0 .., high
+//       nibbles: codes 16 ..), so vector k holds codes 4k .., 16 + 4k ..;
+//     Q8_0: the 32 codes plus 128 (unsigned, as vpdpbusd takes them);
+//     Q4_K: the 12 bytes of packed 6-bit scales and mins, then the 128 code
+//       bytes (vectors 3 + 8g .. 10 + 8g: sub-blocks 2g in the low
+//       nibbles and 2g + 1 in the high ones);
+//   then each f16 field for the 16 rows (row i at 2i): d, and Q4_1's m or
+//   Q4_K's dmin.
 #pragma once
 
 #include <algorithm>
@@ -37,15 +42,37 @@ class WeightStrips {
   static constexpr size_t kVectorBytes = 64;
   static constexpr size_t kFieldBytes = 32;  // 16 f16
 
-  // Bytes of a block's code vectors.
-  static constexpr size_t CodeBytes(TensorType type) {
-    return (type == TensorType::Q8_0 ? 8 : 4) * kVectorBytes;
+  // Where a strip block's parts are in a stored block: bytes [lane_from,
+  // lane_from + lane_bytes) go four to a lane, f16 fields at fields_at.
+  struct Layout {
+    size_t lane_from = 0;
+    size_t lane_bytes = 0;
+    int num_fields = 0;
+    size_t fields_at[2] = {};
+  };
+  static constexpr Layout LayoutOf(TensorType type) {
+    switch (type) {
+      case TensorType::Q4_0:
+        return {2, 16, 1, {0}};
+      case TensorType::Q4_1:
+        return {4, 16, 2, {0, 2}};
+      case TensorType::Q8_0:
+        return {2, 32, 1, {0}};
+      default:  // Q4_K
+        return {4, 140, 2, {0, 2}};
+    }
+  }
+  // Bytes of a block's lane vectors: its fields follow them.
+  static constexpr size_t LaneBytes(TensorType type) {
+    return LayoutOf(type).lane_bytes / 4 * kVectorBytes;
   }
   static constexpr size_t BlockBytes(TensorType type) {
-    return CodeBytes(type) + kFieldBytes * (type == TensorType::Q4_1 ? 2 : 1);
+    return LaneBytes(type) + kFieldBytes * LayoutOf(type).num_fields;
   }
+  // Blocks j, j + kInterleave, ... are stored together (see above).
+  static constexpr int64_t Interleave(TensorType type) { return type == TensorType::Q4_K ? 1 : 8; }
 
-  // `w` is Q4_0, Q4_1 or Q8_0; throws ri::Error otherwise.
+  // `w` is Q4_0, Q4_1, Q8_0 or Q4_K; throws ri::Error otherwise.
   explicit WeightStrips(const WeightMatrix& w);
 
   int64_t num_strips() const { return num_strips_; }
