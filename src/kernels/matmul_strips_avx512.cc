@@ -47,12 +47,13 @@ constexpr int kMaxRows = 8;
 }
 
 // What the kernel needs of a format: its type, code bias and offset term,
-// sub-blocks per block, where a sub-block's codes are (code e of sub-block k
-// in lane vector Vector(k, e) at bit Shift(k, e)) and its d_k and m_k.
+// sub-blocks per block (kUnrolled of them unrolled together), where a sub-block's codes are (code e
+// of sub-block k in lane vector Vector(k, e) at bit Shift(k, e)) and its d_k and m_k.
 template <class Base, TensorType kT>
 struct Q4Strips : Base {
   static constexpr TensorType kType = kT;
   static constexpr int kSubBlocks = 1;
+  static constexpr int kUnrolled = 1;
   static constexpr int Vector(int /*k*/, int e) { return (e % 16) / 4; }
   static constexpr int Shift(int /*k*/, int e) { return 8 * (e % 4) + 4 * (e / 16); }
   [[gnu::always_inline]] static void Scales(const uint8_t* block, int /*k*/, __m512* d, __m512* m) {
@@ -69,6 +70,7 @@ struct StripsQ4_K {
   static constexpr int kCodeBias = 0;
   static constexpr bool kHasOffset = true;
   static constexpr int kSubBlocks = 8;
+  static constexpr int kUnrolled = 2;
   // Three vectors of packed scales, then sub-block pairs of 8 code vectors.
   static constexpr int Vector(int k, int e) { return 3 + 8 * (k / 2) + e / 4; }
   static constexpr int Shift(int k, int e) { return 8 * (e % 4) + 4 * (k % 2); }
@@ -138,14 +140,20 @@ template <class Format, int S, int R>
   const uint8_t* block = first_strip;
   for (int64_t j = 0; j < kInterleave; ++j) {
     for (int64_t b = j; b < num_blocks; b += kInterleave, block += kBlockBytes) {
-#pragma GCC unroll 8
-      for (int k = 0; k < kSubBlocks; ++k) {
-        // Spread over the sub-blocks: a Q4_K block's 36 lines per strip
-        // asked for at once left a one-row product from DRAM at 12 GB/s.
-        constexpr size_t kPartBytes = kBlockBytes / kSubBlocks;
-        WeightStrips::PrefetchAhead<kPartBytes, S>(block + k * kPartBytes, strip_bytes);
-        const float* xk = x + (b * kSubBlocks + k) * 32 * R;
-        __m512 part[S][R][2];
+      // Sub-blocks in groups of Format::kUnrolled (Q4_K: a pair, which
+      // shares its code bytes) with constant shifts; the groups are a loop:
+      // all eight of Q4_K's unrolled made this file take minutes to compile.
+#pragma GCC unroll 1
+      for (int group = 0; group < kSubBlocks / Format::kUnrolled; ++group) {
+#pragma GCC unroll 2
+        for (int unrolled = 0; unrolled < Format::kUnrolled; ++unrolled) {
+          const int k = Format::kUnrolled * group + unrolled;
+          // Spread over the sub-blocks: a Q4_K block's 36 lines per strip
+          // asked for at once left a one-row product from DRAM at 12 GB/s.
+          constexpr size_t kPartBytes = kBlockBytes / kSubBlocks;
+          WeightStrips::PrefetchAhead<kPartBytes, S>(block + k * kPartBytes, strip_bytes);
+          const float* xk = x + (b * kSubBlocks + k) * 32 * R;
+          __m512 part[S][R][2];
 #pragma GCC unroll 32
         for (int e = 0; e < 32; ++e) {
 #pragma GCC unroll 8
@@ -174,6 +182,7 @@ template <class Format, int S, int R>
               acc[s][r] = _mm512_fmadd_ps(m, _mm512_set1_ps(x_sum), acc[s][r]);
             }
           }
+        }
         }
       }
     }
