@@ -120,31 +120,43 @@ struct Avx2 {
     }
   };
 
-  // Weights as the reference dequantizer rounds them: d * (q - 8).
+  // The weights of a block's 32 codes `q` as the reference dequantizer
+  // rounds them: d * (q - bias), with the f16 d at `fields` (exact).
+  static void ScaledLessBias(const uint8_t* fields, const __m256i* q, int bias, Vec* out) {
+    const __m256 d = LoadFp16Scale(fields);
+    const __m256i offset = _mm256_set1_epi32(bias);
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; ++i) {
+      out[i] = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_sub_epi32(q[i], offset)));
+    }
+  }
+
+  // d * q + m, with the f16 pair d, m at `fields`: d * q is exact (11 x 5
+  // significant bits at most), so the fused multiply-add rounds once, like
+  // the reference's separate add.
+  static void ScaledPlusOffset(const uint8_t* fields, const __m256i* q, Vec* out) {
+    const __m128 dm = LoadTwoFp16(fields);
+    const __m256 d = _mm256_broadcastss_ps(dm);
+    const __m256 m = _mm256_broadcastss_ps(_mm_movehdup_ps(dm));
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; ++i) out[i] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(q[i]), m);
+  }
+
   struct DecodeQ4_0 : BlockDecoder<TensorType::Q4_0, 18> {
     using BlockDecoder::BlockDecoder;
     void Decode(int /*sub*/, Vec* out) const {
-      const __m256 d = LoadFp16Scale(b);
       __m256i q[4];
       UnpackNibbles(b + 2, q);
-      const __m256i eight = _mm256_set1_epi32(8);
-#pragma GCC unroll 4
-      for (int i = 0; i < 4; ++i) out[i] = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_sub_epi32(q[i], eight)));
+      ScaledLessBias(b, q, 8, out);
     }
   };
 
-  // d * q + m rounded as the reference: d * q is exact (11 x 4 significant
-  // bits), so the fused multiply-add rounds once, like the separate add.
   struct DecodeQ4_1 : BlockDecoder<TensorType::Q4_1, 20> {
     using BlockDecoder::BlockDecoder;
     void Decode(int /*sub*/, Vec* out) const {
-      const __m128 dm = LoadTwoFp16(b);
-      const __m256 d = _mm256_broadcastss_ps(dm);
-      const __m256 m = _mm256_broadcastss_ps(_mm_movehdup_ps(dm));
       __m256i q[4];
       UnpackNibbles(b + 4, q);
-#pragma GCC unroll 4
-      for (int i = 0; i < 4; ++i) out[i] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(q[i]), m);
+      ScaledPlusOffset(b, q, out);
     }
   };
 
@@ -174,31 +186,21 @@ struct Avx2 {
     }
   };
 
-  // d * (q - 16), exact.
   struct DecodeQ5_0 : BlockDecoder<TensorType::Q5_0, 22> {
     using BlockDecoder::BlockDecoder;
     void Decode(int /*sub*/, Vec* out) const {
-      const __m256 d = LoadFp16Scale(b);
       __m256i q[4];
       UnpackFiveBits(b + 6, LoadU32(b + 2), q);
-      const __m256i sixteen = _mm256_set1_epi32(16);
-#pragma GCC unroll 4
-      for (int i = 0; i < 4; ++i)
-        out[i] = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_sub_epi32(q[i], sixteen)));
+      ScaledLessBias(b, q, 16, out);
     }
   };
 
-  // d * q + m, one rounding as in Q4_1.
   struct DecodeQ5_1 : BlockDecoder<TensorType::Q5_1, 24> {
     using BlockDecoder::BlockDecoder;
     void Decode(int /*sub*/, Vec* out) const {
-      const __m128 dm = LoadTwoFp16(b);
-      const __m256 d = _mm256_broadcastss_ps(dm);
-      const __m256 m = _mm256_broadcastss_ps(_mm_movehdup_ps(dm));
       __m256i q[4];
       UnpackFiveBits(b + 8, LoadU32(b + 4), q);
-#pragma GCC unroll 4
-      for (int i = 0; i < 4; ++i) out[i] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(q[i]), m);
+      ScaledPlusOffset(b, q, out);
     }
   };
 
