@@ -85,16 +85,10 @@ void DequantizeQ45K(const uint8_t* b, const uint8_t* qh, const uint8_t* qs, floa
 }
 
 void DequantizeQ6_K(const uint8_t* b, float* out) {
-  const uint8_t* ql = b;
-  const uint8_t* qh = b + 128;
   const int8_t* scales = reinterpret_cast<const int8_t*>(b + 192);
   const float d = LoadFp16(b + 208);
   for (int e = 0; e < 256; ++e) {
-    const int half = e / 128;
-    const int j = e % 128;
-    const uint32_t low = (ql[64 * half + j % 64] >> (4 * (j / 64))) & 0xF;
-    const uint32_t high = (qh[32 * half + j % 32] >> (2 * (j / 32))) & 0x3;
-    const int q = static_cast<int>(low | (high << 4)) - 32;
+    const int q = static_cast<int>(Q6KCode(b, e)) - 32;
     const float ds = d * static_cast<float>(scales[e / 16]);
     out[e] = ds * static_cast<float>(q);
   }

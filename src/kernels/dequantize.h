@@ -26,4 +26,13 @@ static inline void KScaleMin(const uint8_t* scales, int s, uint32_t* scale, uint
   }
 }
 
+// The 6-bit code (0..63) of element e (0..255) of a Q6_K block: its low 4
+// bits from ql (bytes 0..127), its high 2 bits from qh (bytes 128..191).
+static inline uint32_t Q6KCode(const uint8_t* block, int e) {
+  const int half = e / 128, j = e % 128;
+  const uint32_t low = (block[64 * half + j % 64] >> (4 * (j / 64))) & 0xF;
+  const uint32_t high = (block[128 + 32 * half + j % 32] >> (2 * (j / 32))) & 0x3;
+  return low | (high << 4);
+}
+
 }  // namespace ri

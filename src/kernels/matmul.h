@@ -42,7 +42,7 @@ struct WeightMatrix {
 };
 
 // Builds what this CPU's kernels read besides the stored weights, on
-// AVX-512: WeightStrips for Q4_0, Q4_1 and Q4_K weights, and for Q8_0 weights
+// AVX-512: WeightStrips for Q4_0, Q4_1, Q4_K and Q6_K weights, and for Q8_0 weights
 // with Q8 activations (those need VNNI too). Call once the matrix's
 // activations are set. With Q8 activations results do not change, only
 // speed; with float activations the AVX-512 sums run in another order.
@@ -62,8 +62,8 @@ bool UsesQ8Activations(const WeightMatrix& w);
 // row m: not on num_x, the row range or (for MatMul) the thread count. Levels
 // differ only by float rounding. The weights used are exactly the
 // DequantizeRow values and only the summation order differs from a plain
-// loop, except in the AVX-512 float kernel over Q4_0, Q4_1 and Q4_K strips,
-// which factors each 32 weights' scale out of their sum
+// loop, except in the AVX-512 float kernel over Q4_0, Q4_1, Q4_K and Q6_K
+// strips, which factors each sub-block's scale out of its sum
 // (matmul_strips_avx512.cc).
 // With Q8 activations the same holds for the quantized activations, and the
 // levels agree bit for bit (matmul_q8_simd.h).

@@ -1,25 +1,28 @@
 // AVX-512 matmul kernel for float activations over weight strips
-// (weight_strips.h) of Q4_0, Q4_1 and Q4_K; this file alone is compiled with
-// AVX-512 and runs only when ActiveSimdLevel() is kAvx512.
+// (weight_strips.h) of Q4_0, Q4_1, Q4_K and Q6_K; this file alone is compiled
+// with AVX-512 and runs only when ActiveSimdLevel() is kAvx512.
 //
 // Lane i of a strip vector belongs to weight row i, so a weight code is
-// decoded for 16 rows at once by a shift and a table lookup, and meets the
-// activation broadcast to every lane. Compared with decoding a block of one
-// row through a lookup table (matmul_avx512.cc), this needs no shuffles,
-// and a block's scales are one load (Q4_K: a few shifts) for 16 rows.
+// decoded for 16 rows at once by a shift and a table lookup (Q6_K: a shift
+// and a bitwise select), and meets the activation broadcast to every lane.
+// Compared with decoding a block of one row through a lookup table
+// (matmul_avx512.cc), this needs no shuffles, and a block's scales are one
+// load (the K formats: a few shifts) for 16 rows.
 //
 // A sub-block's scale is factored out of its sum, as the Q8 kernels do, so
 // that a code costs one multiply-add per activation row and none for making
 // the weight: for weight row i, activation row r and sub-block k (a Q4_0 /
-// Q4_1 block, or one of a Q4_K block's eight) of 32 weights
+// Q4_1 block, one of a Q4_K block's eight of 32 weights, or one of a Q6_K
+// block's sixteen of 16)
 //   p0, p1 = sums of code * x over the sub-block's even and odd elements
 //   acc = fma(d_k, p0 + p1, acc)
-//   Q4_1 and Q4_K: acc = fma(m_k, sum of the sub-block's x, acc)
+//   Q4_1, Q4_K, Q6_K: acc = fma(m_k, sum of the sub-block's x, acc)
 // in storage order, from acc = 0, where weight = d_k * code + m_k (Q4_0:
 // code less 8, m_k = 0; Q4_K: d_k = d * scale, m_k = -(dmin * min), both
-// exact). Codes are exact small integers. Every (weight row, activation
-// row) pair runs these operations in this order whatever the batch, the row
-// range and the strips processed together.
+// exact; Q6_K: code plus 64, d_k = d * scale, m_k = -96 d_k rounded). Codes
+// are exact small integers. Every (weight row, activation row) pair runs
+// these operations in this order whatever the batch, the row range and the
+// strips processed together.
 #include <algorithm>
 #include <utility>
 #include <vector>
@@ -46,14 +49,37 @@ constexpr int kMaxRows = 8;
   return _mm512_loadu_si512(block + WeightStrips::kVectorBytes * v);
 }
 
-// What the kernel needs of a format: its type, code bias and offset term,
-// sub-blocks per block (kUnrolled of them unrolled together), where a sub-block's codes are (code e
-// of sub-block k in lane vector Vector(k, e) at bit Shift(k, e)) and its d_k and m_k.
+// Code e of sub-block k of a 4-bit format (code e in lane vector
+// Format::Vector(k, e) at bit Format::Shift(k, e)) in every lane, as a float.
+// vpermps reads only the low 4 bits of each lane, so once the nibble is
+// shifted down it picks its value from a table of the 16 codes (less the
+// format's bias): one instruction instead of a mask and a conversion. `k`
+// and `e` are constants once the loops are unrolled.
+template <class Format>
+class NibbleDecoder {
+ public:
+  [[gnu::always_inline]] __m512 operator()(const uint8_t* block, int k, int e) const {
+    const __m512i lane = LoadLane(block, Format::Vector(k, e));
+    const int shift = Format::Shift(k, e);
+    return _mm512_permutexvar_ps(shift == 0 ? lane : _mm512_srli_epi32(lane, shift), code_values_);
+  }
+
+ private:
+  const __m512 code_values_ =
+      _mm512_sub_ps(_mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                    _mm512_set1_ps(Format::kCodeBias));
+};
+
+// What the kernel needs of a format: its type and offset term, sub-blocks
+// per block of kSubBlockSize weights (kUnrolled of them unrolled together),
+// a Decoder of their codes and their d_k and m_k.
 template <class Base, TensorType kT>
 struct Q4Strips : Base {
   static constexpr TensorType kType = kT;
   static constexpr int kSubBlocks = 1;
+  static constexpr int kSubBlockSize = 32;
   static constexpr int kUnrolled = 1;
+  using Decoder = NibbleDecoder<Q4Strips>;
   static constexpr int Vector(int /*k*/, int e) { return (e % 16) / 4; }
   static constexpr int Shift(int /*k*/, int e) { return 8 * (e % 4) + 4 * (e / 16); }
   [[gnu::always_inline]] static void Scales(const uint8_t* block, int /*k*/, __m512* d, __m512* m) {
@@ -70,7 +96,9 @@ struct StripsQ4_K {
   static constexpr int kCodeBias = 0;
   static constexpr bool kHasOffset = true;
   static constexpr int kSubBlocks = 8;
+  static constexpr int kSubBlockSize = 32;
   static constexpr int kUnrolled = 2;
+  using Decoder = NibbleDecoder<StripsQ4_K>;
   // Three vectors of packed scales, then sub-block pairs of 8 code vectors.
   static constexpr int Vector(int k, int e) { return 3 + 8 * (k / 2) + e / 4; }
   static constexpr int Shift(int k, int e) { return 8 * (e % 4) + 4 * (k % 2); }
@@ -103,18 +131,60 @@ struct StripsQ4_K {
   }
 };
 
-// Code `e` of sub-block `k` in every lane, as a float. vpermps reads only
-// the low 4 bits of each lane, so once the nibble is shifted down it picks
-// its value from a table of the 16 codes (less the format's bias): one
-// instruction instead of a mask and a conversion. `k` and `e` are constants
-// once the loops are unrolled.
-template <class Format>
-[[gnu::always_inline]] inline __m512 CodeValue(const uint8_t* block, int k, int e,
-                                               __m512 code_values) {
-  const __m512i lane = LoadLane(block, Format::Vector(k, e));
-  const int shift = Format::Shift(k, e);
-  return _mm512_permutexvar_ps(shift == 0 ? lane : _mm512_srli_epi32(lane, shift), code_values);
-}
+// Q6_K: codes repacked five to a lane (weight_strips.h). A code's six bits,
+// moved to the top of a float's mantissa under the exponent of 64 by a
+// shift and one bitwise select, are the float 64 + code: two instructions,
+// as a nibble's lookup takes. The 64, and the code's bias of 32, leave with
+// m_k = -96 d_k.
+struct StripsQ6_K {
+  static constexpr TensorType kType = TensorType::Q6_K;
+  static constexpr bool kHasOffset = true;
+  static constexpr int kSubBlocks = 16;
+  static constexpr int kSubBlockSize = 16;
+  static constexpr int kUnrolled = 2;
+
+  class Decoder {
+   public:
+    [[gnu::always_inline]] __m512 operator()(const uint8_t* block, int k, int e) const {
+      constexpr int kFirstCodeVector = 4;  // after the scales
+      const int first = kFirstCodeVector + 3 * k;
+      if (e < 15) {
+        const __m512i lane = LoadLane(block, first + e / 5);
+        const int at = 6 * (e % 5);
+        return AsFloat(at <= kMantissaTop ? _mm512_slli_epi32(lane, kMantissaTop - at)
+                                          : _mm512_srli_epi32(lane, at - kMantissaTop));
+      }
+      // Code 15's bit pairs from bits 30-31 of the three lanes, to bits
+      // 17-18, 19-20 and 21-22; 0xCA: a ? b : c.
+      const __m512i low = _mm512_srli_epi32(LoadLane(block, first), 30 - kMantissaTop);
+      const __m512i middle = _mm512_srli_epi32(LoadLane(block, first + 1), 28 - kMantissaTop);
+      const __m512i high = _mm512_srli_epi32(LoadLane(block, first + 2), 26 - kMantissaTop);
+      const __m512i low4 =
+          _mm512_ternarylogic_epi32(_mm512_set1_epi32(0x3 << kMantissaTop), low, middle, 0xCA);
+      return AsFloat(
+          _mm512_ternarylogic_epi32(_mm512_set1_epi32(0xF << kMantissaTop), low4, high, 0xCA));
+    }
+
+   private:
+    static constexpr int kMantissaTop = 17;  // the lowest bit of a code in place
+    // Bits kMantissaTop .. 22 of `placed`, under the exponent of 64; 0xEA:
+    // (a & b) | c.
+    [[gnu::always_inline]] __m512 AsFloat(__m512i placed) const {
+      return _mm512_castsi512_ps(_mm512_ternarylogic_epi32(placed, code_bits_, exponent_64_, 0xEA));
+    }
+    const __m512i code_bits_ = _mm512_set1_epi32(0x3F << kMantissaTop);
+    const __m512i exponent_64_ = _mm512_set1_epi32(0x42800000);
+  };
+
+  // Scale k is byte k % 4 of lane vector k / 4, sign-extended.
+  [[gnu::always_inline]] static void Scales(const uint8_t* block, int k, __m512* d, __m512* m) {
+    const __m512i scale =
+        _mm512_srai_epi32(_mm512_slli_epi32(LoadLane(block, k / 4), 24 - 8 * (k % 4)), 24);
+    *d = _mm512_mul_ps(LoadFields(block + WeightStrips::LaneBytes(kType)),
+                       _mm512_cvtepi32_ps(scale));
+    *m = _mm512_mul_ps(*d, _mm512_set1_ps(-96.0F));
+  }
+};
 
 // Y of S consecutive strips' weight rows for R activation rows, given
 // interleaved (column c of row r at x[c * R + r], so that the R values an
@@ -128,15 +198,14 @@ template <class Format, int S, int R>
   constexpr size_t kBlockBytes = WeightStrips::BlockBytes(Format::kType);
   constexpr int64_t kInterleave = WeightStrips::Interleave(Format::kType);
   constexpr int kSubBlocks = Format::kSubBlocks;
+  constexpr int kSize = Format::kSubBlockSize;
+  const typename Format::Decoder decode;
   __m512 acc[S][R];
 #pragma GCC unroll 8
   for (int s = 0; s < S; ++s) {
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) acc[s][r] = _mm512_setzero_ps();
   }
-  const __m512 code_values =
-      _mm512_sub_ps(_mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                    _mm512_set1_ps(Format::kCodeBias));
   const uint8_t* block = first_strip;
   for (int64_t j = 0; j < kInterleave; ++j) {
     for (int64_t b = j; b < num_blocks; b += kInterleave, block += kBlockBytes) {
@@ -152,13 +221,13 @@ template <class Format, int S, int R>
           // asked for at once left a one-row product from DRAM at 12 GB/s.
           constexpr size_t kPartBytes = kBlockBytes / kSubBlocks;
           WeightStrips::PrefetchAhead<kPartBytes, S>(block + k * kPartBytes, strip_bytes);
-          const float* xk = x + (b * kSubBlocks + k) * 32 * R;
+          const float* xk = x + (b * kSubBlocks + k) * kSize * R;
           __m512 part[S][R][2];
 #pragma GCC unroll 32
-        for (int e = 0; e < 32; ++e) {
+          for (int e = 0; e < kSize; ++e) {
 #pragma GCC unroll 8
           for (int s = 0; s < S; ++s) {
-            const __m512 code = CodeValue<Format>(block + s * strip_bytes, k, e, code_values);
+            const __m512 code = decode(block + s * strip_bytes, k, e);
 #pragma GCC unroll 8
             for (int r = 0; r < R; ++r) {
               const __m512 xe = _mm512_set1_ps(xk[e * R + r]);
@@ -166,7 +235,7 @@ template <class Format, int S, int R>
                   e < 2 ? _mm512_mul_ps(code, xe) : _mm512_fmadd_ps(code, xe, part[s][r][e % 2]);
             }
           }
-        }
+          }
 #pragma GCC unroll 8
         for (int s = 0; s < S; ++s) {
           __m512 d, m;
@@ -194,11 +263,18 @@ template <class Format, int S, int R>
   }
 }
 
-// The sums of a row's 32-element blocks, `step` floats apart from `sums`.
-void BlockSums(const float* row, int64_t num_blocks, float* sums, size_t step) {
-  for (int64_t b = 0; b < num_blocks; ++b) {
-    sums[b * step] = _mm512_reduce_add_ps(
-        _mm512_add_ps(_mm512_loadu_ps(row + 32 * b), _mm512_loadu_ps(row + 32 * b + 16)));
+// The sums of a row's sub-blocks of kSize (16 or 32) elements, `step`
+// floats apart from `sums`.
+template <int kSize>
+void SubBlockSums(const float* row, int64_t num_sub_blocks, float* sums, size_t step) {
+  for (int64_t b = 0; b < num_sub_blocks; ++b) {
+    const float* sub_block = row + kSize * b;
+    if constexpr (kSize == 16) {
+      sums[b * step] = _mm512_reduce_add_ps(_mm512_loadu_ps(sub_block));
+    } else {
+      sums[b * step] = _mm512_reduce_add_ps(
+          _mm512_add_ps(_mm512_loadu_ps(sub_block), _mm512_loadu_ps(sub_block + 16)));
+    }
   }
 }
 
@@ -207,8 +283,8 @@ void RunStrips(const WeightMatrix& w, const float* x, int num_x, size_t x_stride
                size_t y_stride, int64_t row_begin, int64_t row_end) {
   const WeightStrips& strips = *w.strips;
   constexpr int64_t kRows = WeightStrips::kRows;
-  const int64_t num_blocks = w.cols / (32 * Format::kSubBlocks);
-  const int64_t num_sub_blocks = w.cols / 32;
+  const int64_t num_sub_blocks = w.cols / Format::kSubBlockSize;
+  const int64_t num_blocks = num_sub_blocks / Format::kSubBlocks;
   // Groups of up to kMaxRows activation rows, each interleaved (a single
   // row already is), and with an offset term their sub-block sums,
   // interleaved likewise.
@@ -225,7 +301,8 @@ void RunStrips(const WeightMatrix& w, const float* x, int num_x, size_t x_stride
         for (int64_t c = 0; c < w.cols; ++c) group[c * rows + r] = row[c];
       }
       if constexpr (Format::kHasOffset) {
-        BlockSums(row, num_sub_blocks, block_sums.data() + m0 * num_sub_blocks + r, rows);
+        SubBlockSums<Format::kSubBlockSize>(row, num_sub_blocks,
+                                            block_sums.data() + m0 * num_sub_blocks + r, rows);
       }
     }
   }
@@ -277,8 +354,10 @@ void MatMulStripsAvx512(const WeightMatrix& w, const float* x, int num_x, size_t
       return RunStrips<StripsQ4_0>(w, x, num_x, x_stride, y, y_stride, row_begin, row_end);
     case TensorType::Q4_1:
       return RunStrips<StripsQ4_1>(w, x, num_x, x_stride, y, y_stride, row_begin, row_end);
-    default:  // Q4_K (PrepareForKernels)
+    case TensorType::Q4_K:
       return RunStrips<StripsQ4_K>(w, x, num_x, x_stride, y, y_stride, row_begin, row_end);
+    default:  // Q6_K (PrepareForKernels)
+      return RunStrips<StripsQ6_K>(w, x, num_x, x_stride, y, y_stride, row_begin, row_end);
   }
 }
 

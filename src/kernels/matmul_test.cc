@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -215,8 +216,8 @@ TEST(MatMulRowsTest, OutputsIndependentOfBatchAndRowRange) {
 // Each row kernel decodes its weights exactly as DequantizeRow does and sums
 // them as the F32 kernel does, so at every level a product with any type
 // gives the bits of the same product with the F32 matrix of its dequantized
-// rows (the strips of Q4_0 / Q4_1 / Q4_K sum in another order and are left
-// out).
+// rows (the strips of Q4_0 / Q4_1 / Q4_K / Q6_K sum in another order and are
+// left out).
 TEST(MatMulRowsTest, EveryTypeEqualsItsDequantizedRowsBitForBit) {
   std::mt19937 rng(5);
   constexpr int64_t kRows = 21;
@@ -388,19 +389,42 @@ TEST(Q8ActivationsTest, QuantizesByDefinition) {
   }
 }
 
-// The strips hold every stored byte where weight_strips.h says, and zeros
-// for rows past the matrix.
+// The 256 codes (0..63) of a Q6_K block, as the GGUF format lays them out:
+// in each half of 128, element l (0..31) and l + 32 take the low nibbles of
+// ql[l] and ql[l + 32], l + 64 and l + 96 their high nibbles, and the four
+// take bit pairs 0-1, 2-3, 4-5 and 6-7 of qh[l] as bits 4-5.
+std::array<uint32_t, 256> Q6KCodesBySpec(const uint8_t* block) {
+  std::array<uint32_t, 256> codes;
+  for (int half = 0; half < 2; ++half) {
+    const uint8_t* ql = block + 64 * half;
+    const uint8_t* qh = block + 128 + 32 * half;
+    for (int l = 0; l < 32; ++l) {
+      const uint8_t low[4] = {
+          static_cast<uint8_t>(ql[l] & 0xF), static_cast<uint8_t>(ql[l + 32] & 0xF),
+          static_cast<uint8_t>(ql[l] >> 4), static_cast<uint8_t>(ql[l + 32] >> 4)};
+      for (int quarter = 0; quarter < 4; ++quarter) {
+        codes[128 * half + 32 * quarter + l] = low[quarter] | ((qh[l] >> (2 * quarter)) & 3) << 4;
+      }
+    }
+  }
+  return codes;
+}
+
+// The strips hold every stored byte, and Q6_K's repacked codes, where
+// weight_strips.h says, and zeros for rows past the matrix.
 TEST(WeightStripsTest, HoldTheBlocksWhereDocumented) {
   struct Documented {
     TensorType type;
     size_t lane_from, lane_bytes;  // of a stored block
+    size_t six_bit_vectors;        // after them
     std::vector<size_t> fields_at;
     int64_t interleave, blocks;  // a partial group of blocks where there are groups
   };
-  const Documented kCases[] = {{TensorType::Q4_0, 2, 16, {0}, 8, 11},
-                               {TensorType::Q4_1, 4, 16, {0, 2}, 8, 11},
-                               {TensorType::Q8_0, 2, 32, {0}, 8, 11},
-                               {TensorType::Q4_K, 4, 140, {0, 2}, 1, 3}};
+  const Documented kCases[] = {{TensorType::Q4_0, 2, 16, 0, {0}, 8, 11},
+                               {TensorType::Q4_1, 4, 16, 0, {0, 2}, 8, 11},
+                               {TensorType::Q8_0, 2, 32, 0, {0}, 8, 11},
+                               {TensorType::Q4_K, 4, 140, 0, {0, 2}, 1, 3},
+                               {TensorType::Q6_K, 192, 16, 48, {208}, 1, 3}};
   std::mt19937 rng(29);
   constexpr int64_t kRows = 21;  // a partial second strip
   for (const Documented& doc : kCases) {
@@ -408,7 +432,8 @@ TEST(WeightStripsTest, HoldTheBlocksWhereDocumented) {
     RandomMatrix matrix(doc.type, kRows, doc.blocks * Traits(doc.type).block_size, rng);
     const WeightStrips strips(matrix.w);
     ASSERT_EQ(strips.num_strips(), 2);
-    const size_t lane_vectors_bytes = doc.lane_bytes * WeightStrips::kRows;
+    const size_t lane_vectors_bytes =
+        doc.lane_bytes * WeightStrips::kRows + 64 * doc.six_bit_vectors;
     ASSERT_EQ(WeightStrips::BlockBytes(doc.type),
               lane_vectors_bytes + doc.fields_at.size() * 2 * WeightStrips::kRows);
     for (int64_t s = 0; s < 2; ++s) {
@@ -420,18 +445,37 @@ TEST(WeightStripsTest, HoldTheBlocksWhereDocumented) {
             const int64_t row = s * WeightStrips::kRows + i;
             const uint8_t* block =
                 row < kRows ? matrix.w.data + row * matrix.w.row_bytes + b * type_size : nullptr;
+            const std::string where = std::string(Traits(doc.type).name) + " row " +
+                                      std::to_string(row) + " block " + std::to_string(b);
             for (size_t t = 0; t < doc.lane_bytes; ++t) {
               // Q8_0's codes are stored plus 128.
               const uint8_t flip = doc.type == TensorType::Q8_0 ? 0x80 : 0;
               const int expected = block ? block[doc.lane_from + t] ^ flip : 0;
-              ASSERT_EQ(stored[64 * (t / 4) + 4 * i + t % 4], expected)
-                  << Traits(doc.type).name << " row " << row << " block " << b << " byte " << t;
+              ASSERT_EQ(stored[64 * (t / 4) + 4 * i + t % 4], expected) << where << " byte " << t;
+            }
+            if (doc.six_bit_vectors > 0) {
+              // Vector 4 + 3k + w: codes 5w .. 5w + 4 of sub-block k at bits
+              // 0, 6, .., 24, bits 2w, 2w + 1 of its code 15 at 30, 31.
+              std::array<uint32_t, 256> codes{};
+              if (block) codes = Q6KCodesBySpec(block);
+              for (int k = 0; k < 16; ++k) {
+                for (int w = 0; w < 3; ++w) {
+                  uint32_t lane;
+                  std::memcpy(&lane, stored + 64 * (4 + 3 * k + w) + 4 * i, 4);
+                  for (int e = 0; e < 5; ++e) {
+                    ASSERT_EQ((lane >> (6 * e)) & 0x3F, codes[16 * k + 5 * w + e])
+                        << where << " sub-block " << k << " code " << 5 * w + e;
+                  }
+                  ASSERT_EQ(lane >> 30, (codes[16 * k + 15] >> (2 * w)) & 3)
+                      << where << " sub-block " << k << " code 15, bits " << 2 * w;
+                }
+              }
             }
             for (size_t f = 0; f < doc.fields_at.size(); ++f) {
               const uint8_t zeros[2] = {0, 0};
               EXPECT_EQ(0, std::memcmp(stored + lane_vectors_bytes + 32 * f + 2 * i,
                                        block ? block + doc.fields_at[f] : zeros, 2))
-                  << Traits(doc.type).name << " row " << row << " block " << b << " field " << f;
+                  << where << " field " << f;
             }
           }
         }

@@ -2,16 +2,34 @@
 
 #include <cstring>
 
+#include "kernels/dequantize.h"
 #include "kernels/matmul.h"
 #include "util/cache_line.h"
 #include "util/error.h"
 
 namespace ri {
 
+namespace {
+
+// A Q6_K block's codes as weight_strips.h lays them out, into lane i of the
+// 48 vectors at `vectors`.
+void PackSixBitCodes(const uint8_t* block, uint8_t* vectors, int i) {
+  for (int k = 0; k < 16; ++k) {
+    const auto code = [&](int e) { return Q6KCode(block, 16 * k + e); };
+    for (int w = 0; w < 3; ++w) {
+      uint32_t lane = ((code(15) >> (2 * w)) & 3) << 30;
+      for (int j = 0; j < 5; ++j) lane |= code(5 * w + j) << (6 * j);
+      std::memcpy(vectors + WeightStrips::kVectorBytes * (3 * k + w) + 4 * i, &lane, 4);
+    }
+  }
+}
+
+}  // namespace
+
 WeightStrips::WeightStrips(const WeightMatrix& w) {
   const TensorType type = w.type;
   if (type != TensorType::Q4_0 && type != TensorType::Q4_1 && type != TensorType::Q8_0 &&
-      type != TensorType::Q4_K) {
+      type != TensorType::Q4_K && type != TensorType::Q6_K) {
     Fail("weight strips of a {} matrix", Traits(type).name);
   }
   const Layout layout = LayoutOf(type);
@@ -35,6 +53,8 @@ WeightStrips::WeightStrips(const WeightMatrix& w) {
               for (int t = 0; t < 4; ++t) lane[t] ^= 0x80;
             }
           }
+          if (layout.six_bit_vectors > 0)
+            PackSixBitCodes(block, out + layout.lane_bytes / 4 * kVectorBytes, i);
           for (int f = 0; f < layout.num_fields; ++f) {
             std::memcpy(out + lane_bytes + kFieldBytes * f + 2 * i, block + layout.fields_at[f], 2);
           }

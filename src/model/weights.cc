@@ -106,10 +106,10 @@ ModelWeights ModelWeights::FromGguf(const gguf::File& file, ModelConfig& config,
     weights.layers.push_back(std::move(layer));
   }
   weights.output_norm = loader.Vector("output_norm.weight", hidden);
-  weights.output = loader.Find("output.weight")
-                       ? loader.Matrix("output.weight", config.vocab_size, hidden)
-                       : weights.token_embedding;
-  if (weights.output.activations != activations) {  // tied to the embedding
+  if (loader.Find("output.weight")) {
+    weights.output = loader.Matrix("output.weight", config.vocab_size, hidden);
+  } else {  // tied to the embedding, which is only read by rows until now
+    weights.output = weights.token_embedding;
     weights.output.activations = activations;
     PrepareForKernels(weights.output);
   }
