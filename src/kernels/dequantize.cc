@@ -25,10 +25,6 @@ uint32_t LoadU32(const uint8_t* p) {
   return v;
 }
 
-// Q4_0 / Q4_1 / Q5_x nibble order: byte j holds element j (low nibble) and
-// element j + 16 (high nibble).
-uint32_t Nibble32(const uint8_t* qs, int e) { return (qs[e % 16] >> (4 * (e / 16))) & 0xF; }
-
 void DequantizeQ4_0(const uint8_t* b, float* out) {
   const float d = LoadFp16(b);
   for (int e = 0; e < 32; ++e) out[e] = d * static_cast<float>(static_cast<int>(Nibble32(b + 2, e)) - 8);
@@ -44,7 +40,7 @@ void DequantizeQ5_0(const uint8_t* b, float* out) {
   const float d = LoadFp16(b);
   const uint32_t qh = LoadU32(b + 2);
   for (int e = 0; e < 32; ++e) {
-    const int q = static_cast<int>(Nibble32(b + 6, e) | (((qh >> e) & 1) << 4));
+    const int q = static_cast<int>(Q5Code(b + 6, qh, e));
     out[e] = d * static_cast<float>(q - 16);
   }
 }
@@ -54,7 +50,7 @@ void DequantizeQ5_1(const uint8_t* b, float* out) {
   const float m = LoadFp16(b + 2);
   const uint32_t qh = LoadU32(b + 4);
   for (int e = 0; e < 32; ++e) {
-    const uint32_t q = Nibble32(b + 8, e) | (((qh >> e) & 1) << 4);
+    const uint32_t q = Q5Code(b + 8, qh, e);
     out[e] = d * static_cast<float>(q) + m;
   }
 }
@@ -64,9 +60,8 @@ void DequantizeQ8_0(const uint8_t* b, float* out) {
   for (int e = 0; e < 32; ++e) out[e] = static_cast<float>(static_cast<int8_t>(b[2 + e])) * d;
 }
 
-// Q4_K / Q5_K: eight sub-blocks of 32; sub-block s takes the low (even s) or
-// high (odd s) nibbles of bytes 32 * (s / 2) ... + 31; Q5_K adds bit s of
-// qh[e % 32] as the fifth bit.
+// Q4_K / Q5_K (qh null for Q4_K): eight sub-blocks of 32 with a scale and
+// a min each.
 void DequantizeQ45K(const uint8_t* b, const uint8_t* qh, const uint8_t* qs, float* out) {
   const float d = LoadFp16(b);
   const float dmin = LoadFp16(b + 2);
@@ -75,11 +70,8 @@ void DequantizeQ45K(const uint8_t* b, const uint8_t* qh, const uint8_t* qs, floa
     KScaleMin(b + 4, s, &scale, &min);
     const float ds = d * static_cast<float>(scale);
     const float ms = dmin * static_cast<float>(min);
-    const uint8_t* bytes = qs + 32 * (s / 2);
-    for (int i = 0; i < 32; ++i) {
-      uint32_t q = (bytes[i] >> (4 * (s % 2))) & 0xF;
-      if (qh != nullptr) q |= ((qh[i] >> s) & 1) << 4;
-      out[32 * s + i] = ds * static_cast<float>(q) - ms;
+    for (int e = 32 * s; e < 32 * s + 32; ++e) {
+      out[e] = ds * static_cast<float>(KCode(qs, qh, e)) - ms;
     }
   }
 }

@@ -26,6 +26,28 @@ static inline void KScaleMin(const uint8_t* scales, int s, uint32_t* scale, uint
   }
 }
 
+// Q4_0 / Q4_1 / Q5_x nibble order: byte j holds element j (low nibble) and
+// element j + 16 (high nibble).
+static inline uint32_t Nibble32(const uint8_t* qs, int e) {
+  return (qs[e % 16] >> (4 * (e / 16))) & 0xF;
+}
+
+// The 5-bit code of element e of a Q5_0 / Q5_1 block: a nibble of qs, and
+// bit e of the block's 32-bit qh as the fifth bit.
+static inline uint32_t Q5Code(const uint8_t* qs, uint32_t qh, int e) {
+  return Nibble32(qs, e) | (((qh >> e) & 1) << 4);
+}
+
+// The code of element e (0..255) of a Q4_K (qh null) or Q5_K block: eight
+// sub-blocks of 32; sub-block s takes the low (even s) or high (odd s)
+// nibbles of qs bytes 32 * (s / 2) ... + 31; Q5_K adds bit s of qh[e % 32]
+// as the fifth bit.
+static inline uint32_t KCode(const uint8_t* qs, const uint8_t* qh, int e) {
+  const int s = e / 32, i = e % 32;
+  const uint32_t nibble = (qs[32 * (s / 2) + i] >> (4 * (s % 2))) & 0xF;
+  return qh == nullptr ? nibble : nibble | (((qh[i] >> s) & 1) << 4);
+}
+
 // The 6-bit code (0..63) of element e (0..255) of a Q6_K block: its low 4
 // bits from ql (bytes 0..127), its high 2 bits from qh (bytes 128..191).
 static inline uint32_t Q6KCode(const uint8_t* block, int e) {

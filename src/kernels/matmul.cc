@@ -150,9 +150,8 @@ void PrepareForKernels(WeightMatrix& w) {
   if (DetectSimdLevel() != SimdLevel::kAvx512) return;
   // With float activations Q8_0 strips measured slower than Q8_0 rows: the
   // rows' decode is as cheap and their single stream prefetches better.
-  const bool float_strips = w.type == TensorType::Q4_0 || w.type == TensorType::Q4_1 ||
-                            w.type == TensorType::Q4_K || w.type == TensorType::Q6_K;
-  if (UsesQ8Activations(w) ? GetCpuFeatures().avx512vnni : float_strips) {
+  if (UsesQ8Activations(w) ? GetCpuFeatures().avx512vnni
+                           : w.type != TensorType::Q8_0 && WeightStrips::Holds(w.type)) {
     w.strips = std::make_shared<const WeightStrips>(w);
   }
 }

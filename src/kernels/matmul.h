@@ -42,10 +42,11 @@ struct WeightMatrix {
 };
 
 // Builds what this CPU's kernels read besides the stored weights, on
-// AVX-512: WeightStrips for Q4_0, Q4_1, Q4_K and Q6_K weights, and for Q8_0 weights
-// with Q8 activations (those need VNNI too). Call once the matrix's
-// activations are set. With Q8 activations results do not change, only
-// speed; with float activations the AVX-512 sums run in another order.
+// AVX-512: WeightStrips for Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K and Q6_K
+// weights, and for Q8_0 weights with Q8 activations (those need VNNI too).
+// Call once the matrix's activations are set. With Q8 activations results
+// do not change, only speed; with float activations the AVX-512 sums run in
+// another order.
 void PrepareForKernels(WeightMatrix& w);
 
 // Whether products with `w` quantize the activations (kQ8 and a type with
@@ -62,9 +63,8 @@ bool UsesQ8Activations(const WeightMatrix& w);
 // row m: not on num_x, the row range or (for MatMul) the thread count. Levels
 // differ only by float rounding. The weights used are exactly the
 // DequantizeRow values and only the summation order differs from a plain
-// loop, except in the AVX-512 float kernel over Q4_0, Q4_1, Q4_K and Q6_K
-// strips, which factors each sub-block's scale out of its sum
-// (matmul_strips_avx512.cc).
+// loop, except in the AVX-512 float kernel over weight strips, which
+// factors each sub-block's scale out of its sum (matmul_strips_avx512.cc).
 // With Q8 activations the same holds for the quantized activations, and the
 // levels agree bit for bit (matmul_q8_simd.h).
 void MatMulRows(const WeightMatrix& w, const float* x, int num_x, size_t x_stride, float* y,

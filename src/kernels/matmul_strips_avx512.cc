@@ -1,27 +1,29 @@
 // AVX-512 matmul kernel for float activations over weight strips
-// (weight_strips.h) of Q4_0, Q4_1, Q4_K and Q6_K; this file alone is compiled
-// with AVX-512 and runs only when ActiveSimdLevel() is kAvx512.
+// (weight_strips.h) of Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K and Q6_K; this
+// file alone is compiled with AVX-512 and runs only when ActiveSimdLevel()
+// is kAvx512.
 //
 // Lane i of a strip vector belongs to weight row i, so a weight code is
-// decoded for 16 rows at once by a shift and a table lookup (Q6_K: a shift
-// and a bitwise select), and meets the activation broadcast to every lane.
-// Compared with decoding a block of one row through a lookup table
-// (matmul_avx512.cc), this needs no shuffles, and a block's scales are one
-// load (the K formats: a few shifts) for 16 rows.
+// decoded for 16 rows at once by a shift and a table lookup (5- and 6-bit
+// codes: a shift and a bitwise select), and meets the activation broadcast
+// to every lane. Compared with decoding a block of one row through a lookup
+// table (matmul_avx512.cc), this needs no shuffles, and a block's scales
+// are one load (the K formats: a few shifts) for 16 rows.
 //
 // A sub-block's scale is factored out of its sum, as the Q8 kernels do, so
 // that a code costs one multiply-add per activation row and none for making
-// the weight: for weight row i, activation row r and sub-block k (a Q4_0 /
-// Q4_1 block, one of a Q4_K block's eight of 32 weights, or one of a Q6_K
-// block's sixteen of 16)
+// the weight: for weight row i, activation row r and sub-block k (a Q4_x /
+// Q5_x block, one of a Q4_K / Q5_K block's eight of 32 weights, or one of a
+// Q6_K block's sixteen of 16)
 //   p0, p1 = sums of code * x over the sub-block's even and odd elements
 //   acc = fma(d_k, p0 + p1, acc)
-//   Q4_1, Q4_K, Q6_K: acc = fma(m_k, sum of the sub-block's x, acc)
+//   all but Q4_0: acc = fma(m_k, sum of the sub-block's x, acc)
 // in storage order, from acc = 0, where weight = d_k * code + m_k (Q4_0:
 // code less 8, m_k = 0; Q4_K: d_k = d * scale, m_k = -(dmin * min), both
-// exact; Q6_K: code plus 64, d_k = d * scale, m_k = -96 d_k rounded). Codes
-// are exact small integers. Every (weight row, activation row) pair runs
-// these operations in this order whatever the batch, the row range and the
+// exact; 5- and 6-bit codes are decoded as 2^bits + code, and m_k takes
+// that offset and the format's in, see the formats below). Codes are exact
+// small integers. Every (weight row, activation row) pair runs these
+// operations in this order whatever the batch, the row range and the
 // strips processed together.
 #include <algorithm>
 #include <utility>
@@ -91,6 +93,37 @@ struct Q4Strips : Base {
 using StripsQ4_0 = Q4Strips<FormatQ4_0, TensorType::Q4_0>;
 using StripsQ4_1 = Q4Strips<FormatQ4_1, TensorType::Q4_1>;
 
+// Scale and min k of a Q4_K / Q5_K block (KScaleMin, dequantize.h) in 16
+// lanes, as d_k = d * scale and the min term -(dmin * min): lane vectors
+// 0 .. 2 hold packed bytes 0-3, 4-7 and 8-11 of each row, the fields d and
+// dmin follow the lane vectors.
+template <TensorType kType>
+[[gnu::always_inline]] inline void KScales(const uint8_t* block, int k, __m512* d, __m512* m) {
+  const __m512i lanes[3] = {LoadLane(block, 0), LoadLane(block, 1), LoadLane(block, 2)};
+  const uint8_t* fields = block + WeightStrips::LaneBytes(kType);
+  const __m512i low6 = _mm512_set1_epi32(0x3F);
+  __m512i scale, min;
+  if (k < 4) {
+    scale = _mm512_and_epi32(_mm512_srli_epi32(lanes[0], 8 * k), low6);
+    min = _mm512_and_epi32(_mm512_srli_epi32(lanes[1], 8 * k), low6);
+  } else {
+    // Bits 0-3 from byte k + 4, bits 4-5 from bits 6-7 of byte k - 4 (the
+    // scale) or k (the min); 0xCA: a ? b : c.
+    const int at = 8 * (k - 4);
+    const __m512i low4 = _mm512_set1_epi32(0x0F);
+    scale = _mm512_and_epi32(_mm512_ternarylogic_epi32(low4, _mm512_srli_epi32(lanes[2], at),
+                                                       _mm512_srli_epi32(lanes[0], at + 2), 0xCA),
+                             low6);
+    min = _mm512_and_epi32(_mm512_ternarylogic_epi32(low4, _mm512_srli_epi32(lanes[2], at + 4),
+                                                     _mm512_srli_epi32(lanes[1], at + 2), 0xCA),
+                           low6);
+  }
+  *d = _mm512_mul_ps(LoadFields(fields), _mm512_cvtepi32_ps(scale));
+  *m = _mm512_mul_ps(
+      _mm512_sub_ps(_mm512_setzero_ps(), LoadFields(fields + WeightStrips::kFieldBytes)),
+      _mm512_cvtepi32_ps(min));
+}
+
 struct StripsQ4_K {
   static constexpr TensorType kType = TensorType::Q4_K;
   static constexpr int kCodeBias = 0;
@@ -102,80 +135,102 @@ struct StripsQ4_K {
   // Three vectors of packed scales, then sub-block pairs of 8 code vectors.
   static constexpr int Vector(int k, int e) { return 3 + 8 * (k / 2) + e / 4; }
   static constexpr int Shift(int k, int e) { return 8 * (e % 4) + 4 * (k % 2); }
-  // KScaleMin (dequantize.h) in 16 lanes: lane vectors 0 .. 2 hold packed
-  // bytes 0-3, 4-7 and 8-11 of each row.
   [[gnu::always_inline]] static void Scales(const uint8_t* block, int k, __m512* d, __m512* m) {
-    const __m512i lanes[3] = {LoadLane(block, 0), LoadLane(block, 1), LoadLane(block, 2)};
-    const uint8_t* fields = block + WeightStrips::LaneBytes(kType);
-    const __m512i low6 = _mm512_set1_epi32(0x3F);
-    __m512i scale, min;
-    if (k < 4) {
-      scale = _mm512_and_epi32(_mm512_srli_epi32(lanes[0], 8 * k), low6);
-      min = _mm512_and_epi32(_mm512_srli_epi32(lanes[1], 8 * k), low6);
-    } else {
-      // Bits 0-3 from byte k + 4, bits 4-5 from bits 6-7 of byte k - 4 (the
-      // scale) or k (the min); 0xCA: a ? b : c.
-      const int at = 8 * (k - 4);
-      const __m512i low4 = _mm512_set1_epi32(0x0F);
-      scale = _mm512_and_epi32(_mm512_ternarylogic_epi32(low4, _mm512_srli_epi32(lanes[2], at),
-                                                         _mm512_srli_epi32(lanes[0], at + 2), 0xCA),
-                               low6);
-      min = _mm512_and_epi32(_mm512_ternarylogic_epi32(low4, _mm512_srli_epi32(lanes[2], at + 4),
-                                                       _mm512_srli_epi32(lanes[1], at + 2), 0xCA),
-                             low6);
-    }
-    *d = _mm512_mul_ps(LoadFields(fields), _mm512_cvtepi32_ps(scale));
-    *m = _mm512_mul_ps(
-        _mm512_sub_ps(_mm512_setzero_ps(), LoadFields(fields + WeightStrips::kFieldBytes)),
-        _mm512_cvtepi32_ps(min));
+    KScales<kType>(block, k, d, m);
   }
 };
 
-// Q6_K: codes repacked five to a lane (weight_strips.h). A code's six bits,
-// moved to the top of a float's mantissa under the exponent of 64 by a
-// shift and one bitwise select, are the float 64 + code: two instructions,
-// as a nibble's lookup takes. The 64, and the code's bias of 32, leave with
-// m_k = -96 d_k.
-struct StripsQ6_K {
-  static constexpr TensorType kType = TensorType::Q6_K;
-  static constexpr bool kHasOffset = true;
-  static constexpr int kSubBlocks = 16;
-  static constexpr int kSubBlockSize = 16;
-  static constexpr int kUnrolled = 2;
-
-  class Decoder {
-   public:
-    [[gnu::always_inline]] __m512 operator()(const uint8_t* block, int k, int e) const {
-      constexpr int kFirstCodeVector = 4;  // after the scales
-      const int first = kFirstCodeVector + 3 * k;
-      if (e < 15) {
-        const __m512i lane = LoadLane(block, first + e / 5);
-        const int at = 6 * (e % 5);
-        return AsFloat(at <= kMantissaTop ? _mm512_slli_epi32(lane, kMantissaTop - at)
-                                          : _mm512_srli_epi32(lane, at - kMantissaTop));
-      }
-      // Code 15's bit pairs from bits 30-31 of the three lanes, to bits
-      // 17-18, 19-20 and 21-22; 0xCA: a ? b : c.
-      const __m512i low = _mm512_srli_epi32(LoadLane(block, first), 30 - kMantissaTop);
-      const __m512i middle = _mm512_srli_epi32(LoadLane(block, first + 1), 28 - kMantissaTop);
-      const __m512i high = _mm512_srli_epi32(LoadLane(block, first + 2), 26 - kMantissaTop);
-      const __m512i low4 =
-          _mm512_ternarylogic_epi32(_mm512_set1_epi32(0x3 << kMantissaTop), low, middle, 0xCA);
-      return AsFloat(
-          _mm512_ternarylogic_epi32(_mm512_set1_epi32(0xF << kMantissaTop), low4, high, 0xCA));
+// Code e of sub-block k of a format whose codes of kBits bits are repacked
+// (weight_strips.h), as the float 2^kBits + code: a code's bits, moved to
+// the top of a float's mantissa under the exponent of 2^kBits by a shift
+// and one bitwise select, are that float, in two instructions as a nibble's
+// lookup takes. A leftover code, whose bits lie in two or three lanes,
+// takes a shift and a select per lane.
+template <TensorType kType>
+class PackedDecoder {
+ public:
+  [[gnu::always_inline]] __m512 operator()(const uint8_t* block, int k, int e) const {
+    const int first = kFirstVector + kWords * k;
+    if (e < kPerWord * kWords) {
+      return AsFloat(ShiftTo(LoadLane(block, first + e / kPerWord), kBits * (e % kPerWord), kTop));
     }
-
-   private:
-    static constexpr int kMantissaTop = 17;  // the lowest bit of a code in place
-    // Bits kMantissaTop .. 22 of `placed`, under the exponent of 64; 0xEA:
-    // (a & b) | c.
-    [[gnu::always_inline]] __m512 AsFloat(__m512i placed) const {
-      return _mm512_castsi512_ps(_mm512_ternarylogic_epi32(placed, code_bits_, exponent_64_, 0xEA));
+    const int g0 = (e - kPerWord * kWords) * kBits;  // its first spare bit
+    __m512i placed;
+#pragma GCC unroll 3
+    for (int g = g0; g < g0 + kBits; g += kSpare - g % kSpare) {
+      const __m512i piece =
+          ShiftTo(LoadLane(block, first + g / kSpare), 32 - kSpare + g % kSpare, kTop + (g - g0));
+      // 0xCA: a ? b : c, the bits placed so far from `placed`.
+      placed = g == g0 ? piece
+                       : _mm512_ternarylogic_epi32(_mm512_set1_epi32(((1 << (g - g0)) - 1) << kTop),
+                                                   placed, piece, 0xCA);
     }
-    const __m512i code_bits_ = _mm512_set1_epi32(0x3F << kMantissaTop);
-    const __m512i exponent_64_ = _mm512_set1_epi32(0x42800000);
-  };
+    return AsFloat(placed);
+  }
 
+ private:
+  static constexpr int kBits = WeightStrips::LayoutOf(kType).code_bits;
+  static constexpr int kFirstVector = WeightStrips::LayoutOf(kType).lane_bytes / 4;
+  static constexpr int kWords = WeightStrips::PackedWords(kBits);
+  static constexpr int kPerWord = WeightStrips::PackedPerWord(kBits);
+  static constexpr int kSpare = WeightStrips::PackedSpareBits(kBits);
+  static constexpr int kTop = 23 - kBits;  // where a code's lowest bit goes
+
+  // Lane bits from `from` on, moved to bit `to`.
+  [[gnu::always_inline]] static __m512i ShiftTo(__m512i lane, int from, int to) {
+    if (from == to) return lane;
+    return from < to ? _mm512_slli_epi32(lane, to - from) : _mm512_srli_epi32(lane, from - to);
+  }
+  // The code bits of `placed` under the exponent of 2^kBits; 0xEA: (a & b) | c.
+  [[gnu::always_inline]] __m512 AsFloat(__m512i placed) const {
+    return _mm512_castsi512_ps(_mm512_ternarylogic_epi32(placed, code_bits_, exponent_, 0xEA));
+  }
+  const __m512i code_bits_ = _mm512_set1_epi32(((1 << kBits) - 1) << kTop);
+  const __m512i exponent_ = _mm512_set1_epi32((127 + kBits) << 23);
+};
+
+// A format with repacked codes: kSubBlocks sub-blocks a block, kUnrolled
+// of them unrolled together.
+template <TensorType kT, int kSubBlocksOfBlock, int kUnrolledTogether>
+struct PackedFormat {
+  static constexpr TensorType kType = kT;
+  static constexpr bool kHasOffset = true;  // the decoded codes' offset
+  static constexpr int kSubBlocks = kSubBlocksOfBlock;
+  static constexpr int kSubBlockSize =
+      WeightStrips::PackedSubBlock(WeightStrips::LayoutOf(kT).code_bits);
+  static constexpr int kUnrolled = kUnrolledTogether;
+  using Decoder = PackedDecoder<kT>;
+};
+
+// Q5_0 and Q5_1: weight = d * (code - 16), or d * code + m, so with the
+// decoded 32 + code m_k = -48 d rounded, or m - 32 d with one rounding.
+template <TensorType kT>
+struct StripsQ5 : PackedFormat<kT, 1, 1> {
+  using PackedFormat<kT, 1, 1>::kType;
+  [[gnu::always_inline]] static void Scales(const uint8_t* block, int /*k*/, __m512* d, __m512* m) {
+    const uint8_t* fields = block + WeightStrips::LaneBytes(kType);
+    *d = LoadFields(fields);
+    if constexpr (kType == TensorType::Q5_0) {
+      *m = _mm512_mul_ps(*d, _mm512_set1_ps(-48.0F));
+    } else {
+      *m = _mm512_fmadd_ps(*d, _mm512_set1_ps(-32.0F),
+                           LoadFields(fields + WeightStrips::kFieldBytes));
+    }
+  }
+};
+
+// Q5_K: with the decoded 32 + code, m_k = -(dmin * min) - 32 d_k, one
+// rounding.
+struct StripsQ5_K : PackedFormat<TensorType::Q5_K, 8, 2> {
+  [[gnu::always_inline]] static void Scales(const uint8_t* block, int k, __m512* d, __m512* m) {
+    KScales<kType>(block, k, d, m);
+    *m = _mm512_fmadd_ps(*d, _mm512_set1_ps(-32.0F), *m);
+  }
+};
+
+// Q6_K: weight = d * scale * (code - 32), so with the decoded 64 + code
+// m_k = -96 d_k, rounded.
+struct StripsQ6_K : PackedFormat<TensorType::Q6_K, 16, 2> {
   // Scale k is byte k % 4 of lane vector k / 4, sign-extended.
   [[gnu::always_inline]] static void Scales(const uint8_t* block, int k, __m512* d, __m512* m) {
     const __m512i scale =
@@ -354,8 +409,16 @@ void MatMulStripsAvx512(const WeightMatrix& w, const float* x, int num_x, size_t
       return RunStrips<StripsQ4_0>(w, x, num_x, x_stride, y, y_stride, row_begin, row_end);
     case TensorType::Q4_1:
       return RunStrips<StripsQ4_1>(w, x, num_x, x_stride, y, y_stride, row_begin, row_end);
+    case TensorType::Q5_0:
+      return RunStrips<StripsQ5<TensorType::Q5_0>>(w, x, num_x, x_stride, y, y_stride, row_begin,
+                                                   row_end);
+    case TensorType::Q5_1:
+      return RunStrips<StripsQ5<TensorType::Q5_1>>(w, x, num_x, x_stride, y, y_stride, row_begin,
+                                                   row_end);
     case TensorType::Q4_K:
       return RunStrips<StripsQ4_K>(w, x, num_x, x_stride, y, y_stride, row_begin, row_end);
+    case TensorType::Q5_K:
+      return RunStrips<StripsQ5_K>(w, x, num_x, x_stride, y, y_stride, row_begin, row_end);
     default:  // Q6_K (PrepareForKernels)
       return RunStrips<StripsQ6_K>(w, x, num_x, x_stride, y, y_stride, row_begin, row_end);
   }

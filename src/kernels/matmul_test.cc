@@ -8,7 +8,6 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <array>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -216,8 +215,7 @@ TEST(MatMulRowsTest, OutputsIndependentOfBatchAndRowRange) {
 // Each row kernel decodes its weights exactly as DequantizeRow does and sums
 // them as the F32 kernel does, so at every level a product with any type
 // gives the bits of the same product with the F32 matrix of its dequantized
-// rows (the strips of Q4_0 / Q4_1 / Q4_K / Q6_K sum in another order and are
-// left out).
+// rows (the float strip kernel sums in another order and is left out).
 TEST(MatMulRowsTest, EveryTypeEqualsItsDequantizedRowsBitForBit) {
   std::mt19937 rng(5);
   constexpr int64_t kRows = 21;
@@ -389,42 +387,68 @@ TEST(Q8ActivationsTest, QuantizesByDefinition) {
   }
 }
 
-// The 256 codes (0..63) of a Q6_K block, as the GGUF format lays them out:
-// in each half of 128, element l (0..31) and l + 32 take the low nibbles of
-// ql[l] and ql[l + 32], l + 64 and l + 96 their high nibbles, and the four
-// take bit pairs 0-1, 2-3, 4-5 and 6-7 of qh[l] as bits 4-5.
-std::array<uint32_t, 256> Q6KCodesBySpec(const uint8_t* block) {
-  std::array<uint32_t, 256> codes;
-  for (int half = 0; half < 2; ++half) {
-    const uint8_t* ql = block + 64 * half;
-    const uint8_t* qh = block + 128 + 32 * half;
-    for (int l = 0; l < 32; ++l) {
-      const uint8_t low[4] = {
-          static_cast<uint8_t>(ql[l] & 0xF), static_cast<uint8_t>(ql[l + 32] & 0xF),
-          static_cast<uint8_t>(ql[l] >> 4), static_cast<uint8_t>(ql[l + 32] >> 4)};
-      for (int quarter = 0; quarter < 4; ++quarter) {
-        codes[128 * half + 32 * quarter + l] = low[quarter] | ((qh[l] >> (2 * quarter)) & 3) << 4;
+// The codes of a stored Q5_0, Q5_1, Q5_K or Q6_K block, as the GGUF format
+// lays them out.
+std::vector<uint32_t> CodesBySpec(TensorType type, const uint8_t* block) {
+  std::vector<uint32_t> codes;
+  if (type == TensorType::Q5_0 || type == TensorType::Q5_1) {
+    // d (and m), 4 bytes of fifth bits (bit e for element e), then element
+    // j in the low nibble of byte j and element j + 16 in its high nibble.
+    const uint8_t* qh = block + (type == TensorType::Q5_0 ? 2 : 4);
+    const uint8_t* qs = qh + 4;
+    for (int e = 0; e < 32; ++e) {
+      const uint32_t nibble = e < 16 ? qs[e] & 0xF : qs[e - 16] >> 4;
+      codes.push_back(nibble | ((qh[e / 8] >> (e % 8)) & 1) << 4);
+    }
+  } else if (type == TensorType::Q5_K) {
+    // d, dmin, 12 scale bytes, qh[32], qs[128]: element 32 s + l takes the
+    // low (even s) or high nibble of qs[32 (s / 2) + l] and bit s of qh[l].
+    const uint8_t* qh = block + 16;
+    const uint8_t* qs = block + 48;
+    for (int s = 0; s < 8; ++s) {
+      for (int l = 0; l < 32; ++l) {
+        const uint32_t nibble = s % 2 == 0 ? qs[32 * (s / 2) + l] & 0xF : qs[32 * (s / 2) + l] >> 4;
+        codes.push_back(nibble | ((qh[l] >> s) & 1) << 4);
+      }
+    }
+  } else {
+    // Q6_K: in each half of 128, element l (0..31) and l + 32 take the low
+    // nibbles of ql[l] and ql[l + 32], l + 64 and l + 96 their high nibbles,
+    // and the four take bit pairs 0-1, 2-3, 4-5 and 6-7 of qh[l] as bits 4-5.
+    codes.resize(256);
+    for (int half = 0; half < 2; ++half) {
+      const uint8_t* ql = block + 64 * half;
+      const uint8_t* qh = block + 128 + 32 * half;
+      for (int l = 0; l < 32; ++l) {
+        const uint32_t a = ql[l], b = ql[l + 32];
+        const uint32_t low[4] = {a & 0xF, b & 0xF, a >> 4, b >> 4};
+        for (int quarter = 0; quarter < 4; ++quarter) {
+          codes[128 * half + 32 * quarter + l] = low[quarter] | ((qh[l] >> (2 * quarter)) & 3) << 4;
+        }
       }
     }
   }
   return codes;
 }
 
-// The strips hold every stored byte, and Q6_K's repacked codes, where
-// weight_strips.h says, and zeros for rows past the matrix.
+// The strips hold every stored byte, and the repacked 5- and 6-bit codes,
+// where weight_strips.h says, and zeros for rows past the matrix.
 TEST(WeightStripsTest, HoldTheBlocksWhereDocumented) {
   struct Documented {
     TensorType type;
     size_t lane_from, lane_bytes;  // of a stored block
-    size_t six_bit_vectors;        // after them
+    int code_bits, packed_vectors, sub_block;  // repacked codes after them
     std::vector<size_t> fields_at;
     int64_t interleave, blocks;  // a partial group of blocks where there are groups
   };
-  const Documented kCases[] = {{TensorType::Q4_0, 2, 16, 0, {0}, 8, 11},
-                               {TensorType::Q4_1, 4, 16, 0, {0, 2}, 8, 11},
-                               {TensorType::Q8_0, 2, 32, 0, {0}, 8, 11},
-                               {TensorType::Q4_K, 4, 140, 0, {0, 2}, 1, 3},
-                               {TensorType::Q6_K, 192, 16, 48, {208}, 1, 3}};
+  const Documented kCases[] = {{TensorType::Q4_0, 2, 16, 0, 0, 0, {0}, 8, 11},
+                               {TensorType::Q4_1, 4, 16, 0, 0, 0, {0, 2}, 8, 11},
+                               {TensorType::Q5_0, 0, 0, 5, 5, 32, {0}, 8, 11},
+                               {TensorType::Q5_1, 0, 0, 5, 5, 32, {0, 2}, 8, 11},
+                               {TensorType::Q8_0, 2, 32, 0, 0, 0, {0}, 8, 11},
+                               {TensorType::Q4_K, 4, 140, 0, 0, 0, {0, 2}, 1, 3},
+                               {TensorType::Q5_K, 4, 12, 5, 40, 32, {0, 2}, 1, 3},
+                               {TensorType::Q6_K, 192, 16, 6, 48, 16, {208}, 1, 3}};
   std::mt19937 rng(29);
   constexpr int64_t kRows = 21;  // a partial second strip
   for (const Documented& doc : kCases) {
@@ -433,7 +457,7 @@ TEST(WeightStripsTest, HoldTheBlocksWhereDocumented) {
     const WeightStrips strips(matrix.w);
     ASSERT_EQ(strips.num_strips(), 2);
     const size_t lane_vectors_bytes =
-        doc.lane_bytes * WeightStrips::kRows + 64 * doc.six_bit_vectors;
+        doc.lane_bytes * WeightStrips::kRows + 64 * doc.packed_vectors;
     ASSERT_EQ(WeightStrips::BlockBytes(doc.type),
               lane_vectors_bytes + doc.fields_at.size() * 2 * WeightStrips::kRows);
     for (int64_t s = 0; s < 2; ++s) {
@@ -453,21 +477,30 @@ TEST(WeightStripsTest, HoldTheBlocksWhereDocumented) {
               const int expected = block ? block[doc.lane_from + t] ^ flip : 0;
               ASSERT_EQ(stored[64 * (t / 4) + 4 * i + t % 4], expected) << where << " byte " << t;
             }
-            if (doc.six_bit_vectors > 0) {
-              // Vector 4 + 3k + w: codes 5w .. 5w + 4 of sub-block k at bits
-              // 0, 6, .., 24, bits 2w, 2w + 1 of its code 15 at 30, 31.
-              std::array<uint32_t, 256> codes{};
-              if (block) codes = Q6KCodesBySpec(block);
-              for (int k = 0; k < 16; ++k) {
-                for (int w = 0; w < 3; ++w) {
+            if (doc.code_bits > 0) {
+              // Per sub-block, words of as many whole codes as fit, the
+              // codes left over as a bit string in the words' spare top bits.
+              const int bits = doc.code_bits, per_word = 32 / bits, spare = 32 - per_word * bits;
+              const int sub_blocks = static_cast<int>(Traits(doc.type).block_size) / doc.sub_block;
+              const int words = doc.packed_vectors / sub_blocks;
+              std::vector<uint32_t> codes(Traits(doc.type).block_size, 0);
+              if (block) codes = CodesBySpec(doc.type, block);
+              for (int k = 0; k < sub_blocks; ++k) {
+                const uint32_t* code = codes.data() + doc.sub_block * k;
+                for (int w = 0; w < words; ++w) {
                   uint32_t lane;
-                  std::memcpy(&lane, stored + 64 * (4 + 3 * k + w) + 4 * i, 4);
-                  for (int e = 0; e < 5; ++e) {
-                    ASSERT_EQ((lane >> (6 * e)) & 0x3F, codes[16 * k + 5 * w + e])
-                        << where << " sub-block " << k << " code " << 5 * w + e;
+                  const size_t vector = doc.lane_bytes / 4 + words * k + w;
+                  std::memcpy(&lane, stored + 64 * vector + 4 * i, 4);
+                  for (int e = 0; e < per_word; ++e) {
+                    ASSERT_EQ((lane >> (bits * e)) & ((1u << bits) - 1), code[per_word * w + e])
+                        << where << " sub-block " << k << " code " << per_word * w + e;
                   }
-                  ASSERT_EQ(lane >> 30, (codes[16 * k + 15] >> (2 * w)) & 3)
-                      << where << " sub-block " << k << " code 15, bits " << 2 * w;
+                  for (int t = 0; t < spare; ++t) {
+                    const int g = spare * w + t;  // bit g of the leftover bit string
+                    ASSERT_EQ((lane >> (32 - spare + t)) & 1,
+                              (code[per_word * words + g / bits] >> (g % bits)) & 1)
+                        << where << " sub-block " << k << " spare bit " << g;
+                  }
                 }
               }
             }

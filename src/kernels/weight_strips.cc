@@ -11,27 +11,67 @@ namespace ri {
 
 namespace {
 
-// A Q6_K block's codes as weight_strips.h lays them out, into lane i of the
-// 48 vectors at `vectors`.
-void PackSixBitCodes(const uint8_t* block, uint8_t* vectors, int i) {
-  for (int k = 0; k < 16; ++k) {
-    const auto code = [&](int e) { return Q6KCode(block, 16 * k + e); };
-    for (int w = 0; w < 3; ++w) {
-      uint32_t lane = ((code(15) >> (2 * w)) & 3) << 30;
-      for (int j = 0; j < 5; ++j) lane |= code(5 * w + j) << (6 * j);
-      std::memcpy(vectors + WeightStrips::kVectorBytes * (3 * k + w) + 4 * i, &lane, 4);
+// Code e of a stored block of a type with repacked codes (LayoutOf).
+uint32_t StoredCode(TensorType type, const uint8_t* block, int e) {
+  const auto load_u32 = [](const uint8_t* p) {
+    uint32_t v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+  };
+  switch (type) {
+    case TensorType::Q5_0:
+      return Q5Code(block + 6, load_u32(block + 2), e);
+    case TensorType::Q5_1:
+      return Q5Code(block + 8, load_u32(block + 4), e);
+    case TensorType::Q5_K:
+      return KCode(block + 48, block + 16, e);
+    default:  // Q6_K
+      return Q6KCode(block, e);
+  }
+}
+
+// A stored block's codes as weight_strips.h lays them out, into lane i of
+// the packed vectors at `vectors`.
+void PackCodes(TensorType type, const uint8_t* block, int block_size, uint8_t* vectors, int i) {
+  const int bits = WeightStrips::LayoutOf(type).code_bits;
+  const int size = WeightStrips::PackedSubBlock(bits), words = WeightStrips::PackedWords(bits);
+  const int per_word = WeightStrips::PackedPerWord(bits);
+  const int spare = WeightStrips::PackedSpareBits(bits);
+  for (int k = 0; k < block_size / size; ++k) {
+    const auto code = [&](int e) { return StoredCode(type, block, size * k + e); };
+    for (int w = 0; w < words; ++w) {
+      uint32_t lane = 0;
+      for (int j = 0; j < per_word; ++j) lane |= code(per_word * w + j) << (bits * j);
+      for (int t = 0; t < spare; ++t) {
+        const int g = spare * w + t;
+        lane |= ((code(per_word * words + g / bits) >> (g % bits)) & 1) << (32 - spare + t);
+      }
+      std::memcpy(vectors + WeightStrips::kVectorBytes * (words * k + w) + 4 * i, &lane, 4);
     }
   }
 }
 
 }  // namespace
 
+bool WeightStrips::Holds(TensorType type) {
+  switch (type) {
+    case TensorType::Q4_0:
+    case TensorType::Q4_1:
+    case TensorType::Q5_0:
+    case TensorType::Q5_1:
+    case TensorType::Q8_0:
+    case TensorType::Q4_K:
+    case TensorType::Q5_K:
+    case TensorType::Q6_K:
+      return true;
+    default:
+      return false;
+  }
+}
+
 WeightStrips::WeightStrips(const WeightMatrix& w) {
   const TensorType type = w.type;
-  if (type != TensorType::Q4_0 && type != TensorType::Q4_1 && type != TensorType::Q8_0 &&
-      type != TensorType::Q4_K && type != TensorType::Q6_K) {
-    Fail("weight strips of a {} matrix", Traits(type).name);
-  }
+  if (!Holds(type)) Fail("weight strips of a {} matrix", Traits(type).name);
   const Layout layout = LayoutOf(type);
   const TensorTypeTraits& traits = Traits(type);
   const size_t lane_bytes = LaneBytes(type), block_bytes = BlockBytes(type);
@@ -53,8 +93,10 @@ WeightStrips::WeightStrips(const WeightMatrix& w) {
               for (int t = 0; t < 4; ++t) lane[t] ^= 0x80;
             }
           }
-          if (layout.six_bit_vectors > 0)
-            PackSixBitCodes(block, out + layout.lane_bytes / 4 * kVectorBytes, i);
+          if (layout.code_bits > 0) {
+            PackCodes(type, block, traits.block_size, out + layout.lane_bytes / 4 * kVectorBytes,
+                      i);
+          }
           for (int f = 0; f < layout.num_fields; ++f) {
             std::memcpy(out + lane_bytes + kFieldBytes * f + 2 * i, block + layout.fields_at[f], 2);
           }

@@ -4,13 +4,14 @@
 // Q8_0), vpdpbusd against 4 activation codes broadcast to every lane yields
 // the partial dot products of 16 rows at once, and a block's scaling is one
 // multiply-add per activation row for all 16. With float activations
-// (matmul_strips_avx512.cc; Q4_0, Q4_1, Q4_K, Q6_K), a shift and a table
-// lookup (Q6_K: a shift and a bitwise select) decode one code of 16 rows.
-// Built once at load (PrepareForKernels); the codes and scales are the stored
-// ones exactly, Q6_K's codes repacked.
+// (matmul_strips_avx512.cc; Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K), a
+// shift and a table lookup (5- and 6-bit codes: a shift and a bitwise
+// select) decode one code of 16 rows. Built once at load (PrepareForKernels);
+// the codes and scales are the stored ones exactly, 5- and 6-bit codes
+// repacked.
 //
 // Strip s holds weight rows 16 s .. 16 s + 15 (rows past the matrix are
-// zero). The 32-weight blocks of Q4_0, Q4_1 and Q8_0 are stored in the order
+// zero). The 32-weight blocks of Q4_0, Q4_1, Q5_0, Q5_1 and Q8_0 are stored in the order
 // of the partial sums they feed (matmul_q8_simd.h): blocks j, j + 8, j + 16,
 // ... for j = 0 .. 7; the K formats' 256-weight blocks in order. A block:
 //   lane vectors of 64 bytes, lane i of vector k for row i: stored bytes
@@ -21,12 +22,17 @@
 //     Q4_K: the 12 bytes of packed 6-bit scales and mins, then the 128 code
 //       bytes (vectors 3 + 8g .. 10 + 8g: sub-blocks 2g in the low
 //       nibbles and 2g + 1 in the high ones);
-//     Q6_K: the 16 int8 scales (vectors 0 .. 3);
-//   Q6_K then: 48 vectors of its codes (Q6KCode), five to a lane: vector
-//     4 + 3k + w holds codes 5w .. 5w + 4 of 16-weight sub-block k at bits
-//     0, 6, .., 24, and bits 2w and 2w + 1 of the sub-block's code 15 at
-//     bits 30 and 31 (the 192 code bytes a row's block stores, repacked so
-//     that a code is one shift away from its place);
+//     Q5_K: the 12 bytes of packed 6-bit scales and mins;
+//     Q6_K: the 16 int8 scales;
+//   then, for 5- and 6-bit codes (Q5Code, KCode, Q6KCode), the codes
+//     repacked (as many bits as stored) in sub-blocks of PackedSubBlock(bits)
+//     codes (Q6_K: its 16-weight sub-blocks; else 32), PackedWords(bits)
+//     vectors each, sub-block by sub-block: the vector w of a sub-block holds
+//     its codes PackedPerWord(bits) * w + j at bit bits * j, and at its top
+//     PackedSpareBits(bits) bits the sub-block's leftover codes (those past
+//     PackedPerWord(bits) * PackedWords(bits)) as a bit string, spare bit g
+//     (at bit 32 - spare + g % spare of vector g / spare) being bit g % bits
+//     of leftover code g / bits: each code one shift away from its place;
 //   then each f16 field for the 16 rows (row i at 2i): d, and Q4_1's m or
 //   Q4_K's dmin.
 #pragma once
@@ -50,14 +56,16 @@ class WeightStrips {
   static constexpr size_t kFieldBytes = 32;  // 16 f16
 
   // Where a strip block's parts are in a stored block: bytes [lane_from,
-  // lane_from + lane_bytes) go four to a lane, then come six_bit_vectors
-  // vectors of repacked codes (Q6_K), then f16 fields from fields_at.
+  // lane_from + lane_bytes) go four to a lane, then come packed_vectors
+  // vectors of repacked codes of code_bits bits, then f16 fields from
+  // fields_at.
   struct Layout {
     size_t lane_from = 0;
     size_t lane_bytes = 0;
     int num_fields = 0;
     size_t fields_at[2] = {};
-    size_t six_bit_vectors = 0;
+    int code_bits = 0;
+    size_t packed_vectors = 0;
   };
   static constexpr Layout LayoutOf(TensorType type) {
     switch (type) {
@@ -67,25 +75,39 @@ class WeightStrips {
         return {4, 16, 2, {0, 2}};
       case TensorType::Q8_0:
         return {2, 32, 1, {0}};
+      case TensorType::Q5_0:
+        return {0, 0, 1, {0}, 5, 5};
+      case TensorType::Q5_1:
+        return {0, 0, 2, {0, 2}, 5, 5};
       case TensorType::Q4_K:
         return {4, 140, 2, {0, 2}};
+      case TensorType::Q5_K:
+        return {4, 12, 2, {0, 2}, 5, 40};
       default:  // Q6_K
-        return {192, 16, 1, {208}, 48};
+        return {192, 16, 1, {208}, 6, 48};
     }
   }
+  // Repacked codes of `bits` bits (5 or 6): see above.
+  static constexpr int PackedSubBlock(int bits) { return bits == 6 ? 16 : 32; }
+  static constexpr int PackedWords(int bits) { return bits * PackedSubBlock(bits) / 32; }
+  static constexpr int PackedPerWord(int bits) { return 32 / bits; }
+  static constexpr int PackedSpareBits(int bits) { return 32 - bits * PackedPerWord(bits); }
+
   // Bytes of a block's lane vectors: its fields follow them.
   static constexpr size_t LaneBytes(TensorType type) {
-    return (LayoutOf(type).lane_bytes / 4 + LayoutOf(type).six_bit_vectors) * kVectorBytes;
+    return (LayoutOf(type).lane_bytes / 4 + LayoutOf(type).packed_vectors) * kVectorBytes;
   }
   static constexpr size_t BlockBytes(TensorType type) {
     return LaneBytes(type) + kFieldBytes * LayoutOf(type).num_fields;
   }
   // Blocks j, j + kInterleave, ... are stored together (see above).
   static constexpr int64_t Interleave(TensorType type) {
-    return type == TensorType::Q4_K || type == TensorType::Q6_K ? 1 : 8;
+    return type == TensorType::Q4_K || type == TensorType::Q5_K || type == TensorType::Q6_K ? 1 : 8;
   }
 
-  // `w` is Q4_0, Q4_1, Q8_0, Q4_K or Q6_K; throws ri::Error otherwise.
+  // Whether strips of `type` can be built.
+  static bool Holds(TensorType type);
+  // `w` is of a type Holds; throws ri::Error otherwise.
   explicit WeightStrips(const WeightMatrix& w);
 
   int64_t num_strips() const { return num_strips_; }
