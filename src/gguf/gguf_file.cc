@@ -523,4 +523,8 @@ const TensorInfo* File::FindTensor(std::string_view name) const {
   return nullptr;
 }
 
+void File::EvictFromMemory(const TensorInfo& tensor) const {
+  if (mapping_ != nullptr) mapping_->Evict(tensor.data, tensor.num_bytes);
+}
+
 }  // namespace ri::gguf

@@ -97,6 +97,11 @@ class File {
   const std::vector<TensorInfo>& tensors() const { return tensors_; }
   const TensorInfo* FindTensor(std::string_view name) const;
 
+  // Drops a tensor's data from the process's memory when the file is mapped
+  // (MappedFile::Evict; the data stays readable), and does nothing for
+  // bytes owned by the caller.
+  void EvictFromMemory(const TensorInfo& tensor) const;
+
  private:
   File() = default;
 

@@ -24,10 +24,15 @@ class TensorLoader {
   }
 
   // A [rows x cols] matrix (GGUF dims {cols, rows}) in a computable type.
+  // The kernels read weight strips instead of the stored bytes, when they
+  // have them, so those leave memory (not the token embedding's, whose rows
+  // are looked up).
   WeightMatrix Matrix(const std::string& name, int64_t rows, int64_t cols) const {
-    WeightMatrix matrix = MatrixOf(Require(name), rows, cols);
+    const gguf::TensorInfo& info = Require(name);
+    WeightMatrix matrix = MatrixOf(info, rows, cols);
     matrix.activations = activations_;
     PrepareForKernels(matrix);
+    if (matrix.strips != nullptr) file_.EvictFromMemory(info);
     return matrix;
   }
 

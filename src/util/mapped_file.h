@@ -17,6 +17,12 @@ class MappedFile {
 
   const uint8_t* data() const { return data_; }
   size_t size() const { return size_; }
+
+  // Drops the pages wholly inside [begin, begin + bytes), which must lie in
+  // the mapping, from the process's memory: a private read-only mapping of
+  // a file reads them from the file again if they are touched later. For
+  // bytes copied elsewhere (weight strips) that are not read again.
+  void Evict(const uint8_t* begin, size_t bytes) const;
   const std::string& path() const { return path_; }
 
  private:
