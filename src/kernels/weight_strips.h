@@ -11,9 +11,10 @@
 // repacked.
 //
 // Strip s holds weight rows 16 s .. 16 s + 15 (rows past the matrix are
-// zero). The 32-weight blocks of Q4_0, Q4_1, Q5_0, Q5_1 and Q8_0 are stored in the order
-// of the partial sums they feed (matmul_q8_simd.h): blocks j, j + 8, j + 16,
-// ... for j = 0 .. 7; the K formats' 256-weight blocks in order. A block:
+// zero). The 32-weight blocks of Q4_0, Q4_1, Q5_0, Q5_1 and Q8_0 are stored
+// in the order of the partial sums they feed (matmul_q8_simd.h): blocks j,
+// j + 8, j + 16, ... for j = 0 .. 7; the K formats' 256-weight blocks in
+// order. A block:
 //   lane vectors of 64 bytes, lane i of vector k for row i: stored bytes
 //     4k .. 4k + 3 of the block's lane bytes (LayoutOf), which are
 //     Q4_0 and Q4_1: the 16 code bytes (low nibbles: codes 0 .., high
@@ -33,8 +34,8 @@
 //     PackedPerWord(bits) * PackedWords(bits)) as a bit string, spare bit g
 //     (at bit 32 - spare + g % spare of vector g / spare) being bit g % bits
 //     of leftover code g / bits: each code one shift away from its place;
-//   then each f16 field for the 16 rows (row i at 2i): d, and Q4_1's m or
-//   Q4_K's dmin.
+//   then each f16 field for the 16 rows (row i at 2i): d, and Q4_1's and
+//   Q5_1's m or Q4_K's and Q5_K's dmin.
 #pragma once
 
 #include <algorithm>

@@ -113,7 +113,7 @@ ModelWeights ModelWeights::FromGguf(const gguf::File& file, ModelConfig& config,
   weights.output_norm = loader.Vector("output_norm.weight", hidden);
   if (loader.Find("output.weight")) {
     weights.output = loader.Matrix("output.weight", config.vocab_size, hidden);
-  } else {  // tied to the embedding, which is only read by rows until now
+  } else {  // tied: the embedding's matrix, prepared for products (lookups need no strips)
     weights.output = weights.token_embedding;
     weights.output.activations = activations;
     PrepareForKernels(weights.output);

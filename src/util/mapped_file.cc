@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstddef>
+#include <cstdint>
 #include <cstring>
 
 #include "util/error.h"
@@ -35,12 +35,14 @@ MappedFile::MappedFile(const std::string& path) : path_(path) {
 }
 
 void MappedFile::Evict(const uint8_t* begin, size_t bytes) const {
-  if (begin < data_ || bytes > size_ || begin - data_ > static_cast<ptrdiff_t>(size_ - bytes)) {
+  const auto from = reinterpret_cast<uintptr_t>(begin);
+  const auto mapped = reinterpret_cast<uintptr_t>(data_);
+  if (from < mapped || bytes > size_ || from - mapped > size_ - bytes) {
     Fail("evicting bytes outside the mapping of '{}'", path_);
   }
   const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
-  const uintptr_t first = (reinterpret_cast<uintptr_t>(begin) + page - 1) / page * page;
-  const uintptr_t end = (reinterpret_cast<uintptr_t>(begin) + bytes) / page * page;
+  const uintptr_t first = (from + page - 1) / page * page;
+  const uintptr_t end = (from + bytes) / page * page;
   // Advice only: if the kernel declines, the pages just stay.
   if (first < end) ::madvise(reinterpret_cast<void*>(first), end - first, MADV_DONTNEED);
 }
