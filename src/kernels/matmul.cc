@@ -148,10 +148,7 @@ bool UsesQ8Activations(const WeightMatrix& w) {
 
 void PrepareForKernels(WeightMatrix& w) {
   if (DetectSimdLevel() != SimdLevel::kAvx512) return;
-  // With float activations Q8_0 strips measured slower than Q8_0 rows: the
-  // rows' decode is as cheap and their single stream prefetches better.
-  if (UsesQ8Activations(w) ? GetCpuFeatures().avx512vnni
-                           : w.type != TensorType::Q8_0 && WeightStrips::Holds(w.type)) {
+  if (UsesQ8Activations(w) ? GetCpuFeatures().avx512vnni : WeightStrips::Holds(w.type)) {
     w.strips = std::make_shared<const WeightStrips>(w);
   }
 }

@@ -42,8 +42,8 @@ struct WeightMatrix {
 };
 
 // Builds what this CPU's kernels read besides the stored weights, on
-// AVX-512: WeightStrips for Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K and Q6_K
-// weights, and for Q8_0 weights with Q8 activations (those need VNNI too).
+// AVX-512: WeightStrips for Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K and
+// Q6_K weights (with Q8 activations, those need VNNI too).
 // Call once the matrix's activations are set. With Q8 activations results
 // do not change, only speed; with float activations the AVX-512 sums run in
 // another order.

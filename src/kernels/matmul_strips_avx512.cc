@@ -1,26 +1,26 @@
 // AVX-512 matmul kernel for float activations over weight strips
-// (weight_strips.h) of Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K and Q6_K; this
-// file alone is compiled with AVX-512 and runs only when ActiveSimdLevel()
-// is kAvx512.
+// (weight_strips.h) of Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K and Q6_K;
+// this file alone is compiled with AVX-512 and runs only when
+// ActiveSimdLevel() is kAvx512.
 //
 // Lane i of a strip vector belongs to weight row i, so a weight code is
-// decoded for 16 rows at once by a shift and a table lookup (5- and 6-bit
-// codes: a shift and a bitwise select), and meets the activation broadcast
-// to every lane. Compared with decoding a block of one row through a lookup
-// table (matmul_avx512.cc), this needs no shuffles, and a block's scales
-// are one load (the K formats: a few shifts) for 16 rows.
+// decoded for 16 rows at once by a shift and a table lookup (5-, 6- and
+// 8-bit codes: a shift and a bitwise select), and meets the activation
+// broadcast to every lane. Compared with decoding a block of one row
+// through a lookup table (matmul_avx512.cc), this needs no shuffles, and a
+// block's scales are one load (the K formats: a few shifts) for 16 rows.
 //
 // A sub-block's scale is factored out of its sum, as the Q8 kernels do, so
 // that a code costs one multiply-add per activation row and none for making
 // the weight: for weight row i, activation row r and sub-block k (a Q4_x /
-// Q5_x block, one of a Q4_K / Q5_K block's eight of 32 weights, or one of a
+// Q5_x / Q8_0 block, one of a Q4_K / Q5_K block's eight of 32 weights, or one of a
 // Q6_K block's sixteen of 16)
 //   p0, p1 = sums of code * x over the sub-block's even and odd elements
 //   acc = fma(d_k, p0 + p1, acc)
 //   all but Q4_0: acc = fma(m_k, sum of the sub-block's x, acc)
 // in storage order, from acc = 0, where weight = d_k * code + m_k (Q4_0:
 // code less 8, m_k = 0; Q4_K: d_k = d * scale, m_k = -(dmin * min), both
-// exact; 5- and 6-bit codes are decoded as 2^bits + code, and m_k takes
+// exact; 5-, 6- and 8-bit codes are decoded as 2^bits + code, and m_k takes
 // that offset and the format's in, see the formats below). Codes are exact
 // small integers. Every (weight row, activation row) pair runs these
 // operations in this order whatever the batch, the row range and the
@@ -140,13 +140,14 @@ struct StripsQ4_K {
   }
 };
 
-// Code e of sub-block k of a format whose codes of kBits bits are repacked
-// (weight_strips.h), as the float 2^kBits + code: a code's bits, moved to
-// the top of a float's mantissa under the exponent of 2^kBits by a shift
-// and one bitwise select, are that float, in two instructions as a nibble's
-// lookup takes. A leftover code, whose bits lie in two or three lanes,
-// takes a shift and a select per lane.
-template <TensorType kType>
+// Code e of sub-block k of a format whose unsigned codes of kBits bits are
+// packed as weight_strips.h repacks 5- and 6-bit codes (Q8_0's lane bytes
+// are so packed already), from lane vector kFirstVector on, as the float
+// 2^kBits + code: a code's bits, moved to the top of a float's mantissa
+// under the exponent of 2^kBits by a shift and one bitwise select, are that
+// float, in two instructions as a nibble's lookup takes. A leftover code,
+// whose bits lie in several lanes, takes a shift and a select per lane.
+template <int kBits, int kFirstVector>
 class PackedDecoder {
  public:
   [[gnu::always_inline]] __m512 operator()(const uint8_t* block, int k, int e) const {
@@ -154,6 +155,7 @@ class PackedDecoder {
     if (e < kPerWord * kWords) {
       return AsFloat(ShiftTo(LoadLane(block, first + e / kPerWord), kBits * (e % kPerWord), kTop));
     }
+    if constexpr (kSpare == 0) return _mm512_setzero_ps();  // no leftover codes
     const int g0 = (e - kPerWord * kWords) * kBits;  // its first spare bit
     __m512i placed;
 #pragma GCC unroll 3
@@ -169,8 +171,6 @@ class PackedDecoder {
   }
 
  private:
-  static constexpr int kBits = WeightStrips::LayoutOf(kType).code_bits;
-  static constexpr int kFirstVector = WeightStrips::LayoutOf(kType).lane_bytes / 4;
   static constexpr int kWords = WeightStrips::PackedWords(kBits);
   static constexpr int kPerWord = WeightStrips::PackedPerWord(kBits);
   static constexpr int kSpare = WeightStrips::PackedSpareBits(kBits);
@@ -189,17 +189,29 @@ class PackedDecoder {
   const __m512i exponent_ = _mm512_set1_epi32((127 + kBits) << 23);
 };
 
-// A format with repacked codes: kSubBlocks sub-blocks a block, kUnrolled
-// of them unrolled together.
-template <TensorType kT, int kSubBlocksOfBlock, int kUnrolledTogether>
+// A format with packed codes of kBits bits (by default its repacked ones,
+// after its lane bytes): kSubBlocks sub-blocks a block, kUnrolled of them
+// unrolled together.
+template <TensorType kT, int kSubBlocksOfBlock, int kUnrolledTogether,
+          int kBits = WeightStrips::LayoutOf(kT).code_bits,
+          int kFirstVector = WeightStrips::LayoutOf(kT).lane_bytes / 4>
 struct PackedFormat {
   static constexpr TensorType kType = kT;
   static constexpr bool kHasOffset = true;  // the decoded codes' offset
   static constexpr int kSubBlocks = kSubBlocksOfBlock;
-  static constexpr int kSubBlockSize =
-      WeightStrips::PackedSubBlock(WeightStrips::LayoutOf(kT).code_bits);
+  static constexpr int kSubBlockSize = WeightStrips::PackedSubBlock(kBits);
   static constexpr int kUnrolled = kUnrolledTogether;
-  using Decoder = PackedDecoder<kT>;
+  using Decoder = PackedDecoder<kBits, kFirstVector>;
+};
+
+// Q8_0: the lane bytes are the codes plus 128, four to a lane, which is how
+// 8-bit codes pack (no leftovers); weight = d * code, so with the decoded
+// 256 + (code + 128) m_k = -384 d, rounded.
+struct StripsQ8_0 : PackedFormat<TensorType::Q8_0, 1, 1, 8, 0> {
+  [[gnu::always_inline]] static void Scales(const uint8_t* block, int /*k*/, __m512* d, __m512* m) {
+    *d = LoadFields(block + WeightStrips::LaneBytes(kType));
+    *m = _mm512_mul_ps(*d, _mm512_set1_ps(-384.0F));
+  }
 };
 
 // Q5_0 and Q5_1: weight = d * (code - 16), or d * code + m, so with the
@@ -415,6 +427,8 @@ void MatMulStripsAvx512(const WeightMatrix& w, const float* x, int num_x, size_t
     case TensorType::Q5_1:
       return RunStrips<StripsQ5<TensorType::Q5_1>>(w, x, num_x, x_stride, y, y_stride, row_begin,
                                                    row_end);
+    case TensorType::Q8_0:
+      return RunStrips<StripsQ8_0>(w, x, num_x, x_stride, y, y_stride, row_begin, row_end);
     case TensorType::Q4_K:
       return RunStrips<StripsQ4_K>(w, x, num_x, x_stride, y, y_stride, row_begin, row_end);
     case TensorType::Q5_K:

@@ -4,9 +4,9 @@
 // Q8_0), vpdpbusd against 4 activation codes broadcast to every lane yields
 // the partial dot products of 16 rows at once, and a block's scaling is one
 // multiply-add per activation row for all 16. With float activations
-// (matmul_strips_avx512.cc; Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K), a
-// shift and a table lookup (5- and 6-bit codes: a shift and a bitwise
-// select) decode one code of 16 rows. Built once at load (PrepareForKernels);
+// (matmul_strips_avx512.cc; every format here), a shift and a table lookup
+// (5-, 6- and 8-bit codes: a shift and a bitwise select) decode one code of
+// 16 rows. Built once at load (PrepareForKernels);
 // the codes and scales are the stored ones exactly, 5- and 6-bit codes
 // repacked.
 //
@@ -88,7 +88,7 @@ class WeightStrips {
         return {192, 16, 1, {208}, 6, 48};
     }
   }
-  // Repacked codes of `bits` bits (5 or 6): see above.
+  // Codes of `bits` bits packed (5, 6; 8 as Q8_0's lane bytes are): see above.
   static constexpr int PackedSubBlock(int bits) { return bits == 6 ? 16 : 32; }
   static constexpr int PackedWords(int bits) { return bits * PackedSubBlock(bits) / 32; }
   static constexpr int PackedPerWord(int bits) { return 32 / bits; }
