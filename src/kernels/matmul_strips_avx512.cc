@@ -12,9 +12,9 @@
 //
 // A sub-block's scale is factored out of its sum, as the Q8 kernels do, so
 // that a code costs one multiply-add per activation row and none for making
-// the weight: for weight row i, activation row r and sub-block k (a Q4_x /
-// Q5_x / Q8_0 block, one of a Q4_K / Q5_K block's eight of 32 weights, or one of a
-// Q6_K block's sixteen of 16)
+// the weight: for weight row i, activation row r and sub-block k (a Q4_x,
+// Q5_x or Q8_0 block, one of a Q4_K / Q5_K block's eight of 32 weights, or
+// one of a Q6_K block's sixteen of 16)
 //   p0, p1 = sums of code * x over the sub-block's even and odd elements
 //   acc = fma(d_k, p0 + p1, acc)
 //   all but Q4_0: acc = fma(m_k, sum of the sub-block's x, acc)
@@ -155,7 +155,21 @@ class PackedDecoder {
     if (e < kPerWord * kWords) {
       return AsFloat(ShiftTo(LoadLane(block, first + e / kPerWord), kBits * (e % kPerWord), kTop));
     }
-    if constexpr (kSpare == 0) return _mm512_setzero_ps();  // no leftover codes
+    if constexpr (kSpare > 0) {
+      return Leftover(block, first, e);
+    } else {
+      return _mm512_setzero_ps();  // every code is whole in a lane
+    }
+  }
+
+ private:
+  static constexpr int kWords = WeightStrips::PackedWords(kBits);
+  static constexpr int kPerWord = WeightStrips::PackedPerWord(kBits);
+  static constexpr int kSpare = WeightStrips::PackedSpareBits(kBits);
+  static constexpr int kTop = 23 - kBits;  // where a code's lowest bit goes
+
+  // Leftover code e of the sub-block whose lanes start at vector `first`.
+  [[gnu::always_inline]] __m512 Leftover(const uint8_t* block, int first, int e) const {
     const int g0 = (e - kPerWord * kWords) * kBits;  // its first spare bit
     __m512i placed;
 #pragma GCC unroll 3
@@ -169,12 +183,6 @@ class PackedDecoder {
     }
     return AsFloat(placed);
   }
-
- private:
-  static constexpr int kWords = WeightStrips::PackedWords(kBits);
-  static constexpr int kPerWord = WeightStrips::PackedPerWord(kBits);
-  static constexpr int kSpare = WeightStrips::PackedSpareBits(kBits);
-  static constexpr int kTop = 23 - kBits;  // where a code's lowest bit goes
 
   // Lane bits from `from` on, moved to bit `to`.
   [[gnu::always_inline]] static __m512i ShiftTo(__m512i lane, int from, int to) {
