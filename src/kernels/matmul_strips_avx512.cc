@@ -301,32 +301,33 @@ template <class Format, int S, int R>
 #pragma GCC unroll 32
           for (int e = 0; e < kSize; ++e) {
 #pragma GCC unroll 8
+            for (int s = 0; s < S; ++s) {
+              const __m512 code = decode(block + s * strip_bytes, k, e);
+#pragma GCC unroll 8
+              for (int r = 0; r < R; ++r) {
+                const __m512 xe = _mm512_set1_ps(xk[e * R + r]);
+                part[s][r][e % 2] =
+                    e < 2 ? _mm512_mul_ps(code, xe) : _mm512_fmadd_ps(code, xe, part[s][r][e % 2]);
+              }
+            }
+          }
+#pragma GCC unroll 8
           for (int s = 0; s < S; ++s) {
-            const __m512 code = decode(block + s * strip_bytes, k, e);
+            __m512 d, m;
+            Format::Scales(block + s * strip_bytes, k, &d, &m);
 #pragma GCC unroll 8
             for (int r = 0; r < R; ++r) {
-              const __m512 xe = _mm512_set1_ps(xk[e * R + r]);
-              part[s][r][e % 2] =
-                  e < 2 ? _mm512_mul_ps(code, xe) : _mm512_fmadd_ps(code, xe, part[s][r][e % 2]);
+              acc[s][r] =
+                  _mm512_fmadd_ps(d, _mm512_add_ps(part[s][r][0], part[s][r][1]), acc[s][r]);
+            }
+            if constexpr (Format::kHasOffset) {
+#pragma GCC unroll 8
+              for (int r = 0; r < R; ++r) {
+                const float x_sum = x_sums[(b * kSubBlocks + k) * R + r];
+                acc[s][r] = _mm512_fmadd_ps(m, _mm512_set1_ps(x_sum), acc[s][r]);
+              }
             }
           }
-          }
-#pragma GCC unroll 8
-        for (int s = 0; s < S; ++s) {
-          __m512 d, m;
-          Format::Scales(block + s * strip_bytes, k, &d, &m);
-#pragma GCC unroll 8
-          for (int r = 0; r < R; ++r) {
-            acc[s][r] = _mm512_fmadd_ps(d, _mm512_add_ps(part[s][r][0], part[s][r][1]), acc[s][r]);
-          }
-          if constexpr (Format::kHasOffset) {
-#pragma GCC unroll 8
-            for (int r = 0; r < R; ++r) {
-              const float x_sum = x_sums[(b * kSubBlocks + k) * R + r];
-              acc[s][r] = _mm512_fmadd_ps(m, _mm512_set1_ps(x_sum), acc[s][r]);
-            }
-          }
-        }
         }
       }
     }
