@@ -19,12 +19,6 @@ float LoadFp16(const uint8_t* p) {
   return Fp16ToFloat(h);
 }
 
-uint32_t LoadU32(const uint8_t* p) {
-  uint32_t v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-
 void DequantizeQ4_0(const uint8_t* b, float* out) {
   const float d = LoadFp16(b);
   for (int e = 0; e < 32; ++e) out[e] = d * static_cast<float>(static_cast<int>(Nibble32(b + 2, e)) - 8);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 
 #include "kernels/types.h"
 
@@ -24,6 +25,13 @@ static inline void KScaleMin(const uint8_t* scales, int s, uint32_t* scale, uint
     *scale = (scales[s + 4] & 0x0F) | ((scales[s - 4] >> 2) & 0x30);
     *min = (scales[s + 4] >> 4) | ((scales[s] >> 2) & 0x30);
   }
+}
+
+// The little-endian 32-bit word at `p` (Q5_0 / Q5_1's fifth bits).
+static inline uint32_t LoadU32(const uint8_t* p) {
+  uint32_t v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
 }
 
 // Q4_0 / Q4_1 / Q5_x nibble order: byte j holds element j (low nibble) and

@@ -27,12 +27,6 @@ __m512 LoadFp16Scale(const uint8_t* p) {
   return _mm512_cvtph_ps(_mm256_set1_epi16(bits));
 }
 
-uint32_t LoadU32(const uint8_t* p) {
-  uint32_t v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-
 __m128i Load16Bytes(const uint8_t* p) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)); }
 
 // The 16 bytes at p, one per 32-bit lane.

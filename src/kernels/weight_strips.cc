@@ -13,16 +13,11 @@ namespace {
 
 // Code e of a stored block of a type with repacked codes (LayoutOf).
 uint32_t StoredCode(TensorType type, const uint8_t* block, int e) {
-  const auto load_u32 = [](const uint8_t* p) {
-    uint32_t v;
-    std::memcpy(&v, p, sizeof v);
-    return v;
-  };
   switch (type) {
     case TensorType::Q5_0:
-      return Q5Code(block + 6, load_u32(block + 2), e);
+      return Q5Code(block + 6, LoadU32(block + 2), e);
     case TensorType::Q5_1:
-      return Q5Code(block + 8, load_u32(block + 4), e);
+      return Q5Code(block + 8, LoadU32(block + 4), e);
     case TensorType::Q5_K:
       return KCode(block + 48, block + 16, e);
     default:  // Q6_K
@@ -52,22 +47,6 @@ void PackCodes(TensorType type, const uint8_t* block, int block_size, uint8_t* v
 }
 
 }  // namespace
-
-bool WeightStrips::Holds(TensorType type) {
-  switch (type) {
-    case TensorType::Q4_0:
-    case TensorType::Q4_1:
-    case TensorType::Q5_0:
-    case TensorType::Q5_1:
-    case TensorType::Q8_0:
-    case TensorType::Q4_K:
-    case TensorType::Q5_K:
-    case TensorType::Q6_K:
-      return true;
-    default:
-      return false;
-  }
-}
 
 WeightStrips::WeightStrips(const WeightMatrix& w) {
   const TensorType type = w.type;

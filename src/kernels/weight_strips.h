@@ -84,8 +84,10 @@ class WeightStrips {
         return {4, 140, 2, {0, 2}};
       case TensorType::Q5_K:
         return {4, 12, 2, {0, 2}, 5, 40};
-      default:  // Q6_K
+      case TensorType::Q6_K:
         return {192, 16, 1, {208}, 6, 48};
+      default:  // no strips
+        return {};
     }
   }
   // Codes of `bits` bits packed (5, 6; 8 as Q8_0's lane bytes are): see above.
@@ -106,8 +108,8 @@ class WeightStrips {
     return type == TensorType::Q4_K || type == TensorType::Q5_K || type == TensorType::Q6_K ? 1 : 8;
   }
 
-  // Whether strips of `type` can be built.
-  static bool Holds(TensorType type);
+  // Whether strips of `type` can be built: those of a layout.
+  static constexpr bool Holds(TensorType type) { return LaneBytes(type) > 0; }
   // `w` is of a type Holds; throws ri::Error otherwise.
   explicit WeightStrips(const WeightMatrix& w);
 
