@@ -53,6 +53,7 @@ from collections import Counter
 import numpy as np
 from gguf import GGMLQuantizationType as Q
 from gguf import GGUFReader, GGUFValueType, GGUFWriter, LlamaFileType
+from gguf.constants import GGML_QUANT_SIZES
 from gguf.quants import dequantize, quantize
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -62,11 +63,11 @@ OUT_DIR = os.path.join(REPO, "models", "synthetic")
 SHAPE = dict(hidden=2048, layers=16, heads=32, kv_heads=8, head_dim=64, ffn=8192,
              rope_theta=500000.0, rms_eps=1e-5, context=8192)
 
-# f16 scale d offset, f16 min offset (or None), block bytes, mean quant value.
+# f16 scale d offset, f16 min offset (or None), mean quant value.
 K_LAYOUT = {
-    Q.Q4_K: (0, 2, 144, 7.5),
-    Q.Q5_K: (0, 2, 176, 15.5),
-    Q.Q6_K: (208, None, 210, None),
+    Q.Q4_K: (0, 2, 7.5),
+    Q.Q5_K: (0, 2, 15.5),
+    Q.Q6_K: (208, None, None),
 }
 FLOAT_QUANT = {Q.Q8_0, Q.Q4_0, Q.Q4_1, Q.Q5_0, Q.Q5_1, Q.BF16, Q.F16}
 ALL_CHOICES = {t.name: t for t in list(K_LAYOUT) + sorted(FLOAT_QUANT, key=lambda t: t.value)}
@@ -78,11 +79,6 @@ FILE_TYPE = {
     Q.Q5_K: LlamaFileType.MOSTLY_Q5_K_S, Q.Q6_K: LlamaFileType.MOSTLY_Q6_K,
     Q.F16: LlamaFileType.MOSTLY_F16, Q.BF16: LlamaFileType.MOSTLY_BF16,
 }
-
-# Bytes per block and values per block, for the byte shapes of the plan.
-BLOCK = {Q.Q4_K: (256, 144), Q.Q5_K: (256, 176), Q.Q6_K: (256, 210),
-         Q.Q8_0: (32, 34), Q.Q4_0: (32, 18), Q.Q4_1: (32, 20), Q.Q5_0: (32, 22),
-         Q.Q5_1: (32, 24), Q.BF16: (1, 2), Q.F16: (1, 2)}
 
 
 def use_more_bits(i_layer, n_layers):
@@ -140,7 +136,7 @@ class RandomWeights:
         return data.view(np.uint8).reshape(rows, -1)
 
     def _raw_k_blocks(self, n_blocks, qtype):
-        _, _, block_bytes, _ = K_LAYOUT[qtype]
+        _, block_bytes = GGML_QUANT_SIZES[qtype]
         blocks = np.frombuffer(self.rng.bytes(n_blocks * block_bytes), dtype=np.uint8)
         blocks = blocks.reshape(n_blocks, block_bytes).copy()
         if qtype == Q.Q6_K:
@@ -159,7 +155,7 @@ class RandomWeights:
         return blocks
 
     def _set_scales(self, blocks, qtype, d):
-        d_off, m_off, _, mean_q = K_LAYOUT[qtype]
+        d_off, m_off, mean_q = K_LAYOUT[qtype]
         blocks[:, d_off:d_off + 2] = d.astype(np.float16).reshape(-1, 1).view(np.uint8)
         if m_off is not None:
             blocks[:, m_off:m_off + 2] = (
@@ -248,7 +244,7 @@ def main():
         if rows == 0:
             writer.add_tensor_info(name, (cols,), np.dtype(np.float32), cols * 4)
         else:
-            per_block, block_bytes = BLOCK[qtype]
+            per_block, block_bytes = GGML_QUANT_SIZES[qtype]
             assert cols % per_block == 0, (name, cols, qtype)
             byte_shape = (rows, cols // per_block * block_bytes)
             writer.add_tensor_info(name, byte_shape, np.dtype(np.uint8),
