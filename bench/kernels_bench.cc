@@ -83,15 +83,19 @@ void Shapes(benchmark::internal::Benchmark* b) {
 }
 BENCHMARK(BM_MatMul)->Apply(Shapes)->UseRealTime();
 
-// Every weight format with float activations, at a Llama-3.2-1B shape (rows
-// of 2048, a multiple of the K formats' 256-element blocks).
+// Every weight format with float activations, and with Q8 activations where
+// it has integer kernels, at a Llama-3.2-1B shape (rows of 2048, a multiple
+// of the K formats' 256-element blocks).
 void Formats(benchmark::internal::Benchmark* b) {
   b->ArgNames({"rows", "cols", "type", "num_x", "threads", "cold", "q8"});
   for (TensorType type :
        {TensorType::F16, TensorType::BF16, TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0,
         TensorType::Q5_1, TensorType::Q8_0, TensorType::Q4_K, TensorType::Q5_K, TensorType::Q6_K}) {
-    for (int num_x : {1, 8}) {
-      for (int cold : {0, 1}) b->Args({2048, 2048, static_cast<int>(type), num_x, 2, cold, 0});
+    const bool has_q8 = UsesQ8Activations({.type = type, .activations = ActivationPrecision::kQ8});
+    for (int q8 = 0; q8 <= (has_q8 ? 1 : 0); ++q8) {
+      for (int num_x : {1, 8, 64}) {
+        for (int cold : {0, 1}) b->Args({2048, 2048, static_cast<int>(type), num_x, 2, cold, q8});
+      }
     }
   }
 }

@@ -92,7 +92,8 @@ void MatMulQ8Rows(const WeightMatrix& w, const Q8Activations& x, float* y, size_
   } else if (UsesStrips(w)) {
     // Whole groups of kAmxRows rows on AMX tiles, the rest on VNNI: the same
     // bits either way.
-    const int amx_rows = AmxActive() ? x.num_rows() / simd::kAmxRows * simd::kAmxRows : 0;
+    const int amx_rows =
+        AmxActive() && simd::AmxTiles(w.type) ? x.num_rows() / simd::kAmxRows * simd::kAmxRows : 0;
     if (amx_rows > 0) simd::MatMulQ8StripsAmx(w, x, amx_rows, y, y_stride, row_begin, row_end);
     if (amx_rows < x.num_rows()) {
       simd::MatMulQ8StripsAvx512Vnni(w, x, amx_rows, y, y_stride, row_begin, row_end);
@@ -142,8 +143,7 @@ void ProductRows(const WeightMatrix& w, const float* x, const Q8Activations& qua
 }  // namespace
 
 bool UsesQ8Activations(const WeightMatrix& w) {
-  return w.activations == ActivationPrecision::kQ8 &&
-         (w.type == TensorType::Q4_0 || w.type == TensorType::Q4_1 || w.type == TensorType::Q8_0);
+  return w.activations == ActivationPrecision::kQ8 && simd::HasQ8Kernels(w.type);
 }
 
 void PrepareForKernels(WeightMatrix& w) {

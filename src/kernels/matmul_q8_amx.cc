@@ -87,14 +87,15 @@ void UnpackQ4Strips(const WeightStrips& strips, size_t block_bytes, int64_t num_
 template <class Format>
 void StripTimesTile(const uint8_t* strip, const uint8_t* b_tiles, size_t b_stride,
                     const Q8Activations& x, int m0, __m512 (&sums)[16]) {
-  constexpr size_t kBlockBytes = WeightStrips::BlockBytes(kType<Format>);
+  constexpr size_t kBlockBytes = WeightStrips::BlockBytes(Format::kType, ActivationPrecision::kQ8);
   const int64_t num_blocks = x.num_blocks();
   const size_t row_bytes = static_cast<size_t>(num_blocks) * 32;
   alignas(64) int32_t dots[2][kTileRows][16];
   alignas(64) float partial[kPartialSums][kTileRows][16];
   // The float steps of block b (storage index k) from dots[k % 2] into acc.
   const auto scale_block = [&](int64_t k, int64_t b, __m512(&acc)[kTileRows]) {
-    const uint8_t* fields = strip + k * kBlockBytes + WeightStrips::LaneBytes(kType<Format>);
+    const uint8_t* fields =
+        strip + k * kBlockBytes + WeightStrips::LaneBytes(Format::kType, ActivationPrecision::kQ8);
     const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(fields)));
     [[maybe_unused]] __m512 m;
     if constexpr (Format::kHasOffset) {
@@ -160,7 +161,7 @@ void RunTiles(const WeightMatrix& w, const Q8Activations& x, int num_rows, float
               size_t y_stride, int64_t row_begin, int64_t row_end) {
   static const AmxTileConfig config = MakeConfig();
   _tile_loadconfig(&config);
-  constexpr size_t kBlockBytes = WeightStrips::BlockBytes(kType<Format>);
+  constexpr size_t kBlockBytes = WeightStrips::BlockBytes(Format::kType, ActivationPrecision::kQ8);
   const WeightStrips& strips = *w.strips;
   const int64_t num_blocks = x.num_blocks();
   thread_local std::vector<uint8_t> unpacked_storage;
@@ -197,7 +198,9 @@ void RunTiles(const WeightMatrix& w, const Q8Activations& x, int num_rows, float
 void MatMulQ8StripsAmx(const WeightMatrix& w, const Q8Activations& x, int num_rows, float* y,
                        size_t y_stride, int64_t row_begin, int64_t row_end) {
   WithFormat(w.type, [&]<class Format>(Format) {
-    RunTiles<Format>(w, x, num_rows, y, y_stride, row_begin, row_end);
+    if constexpr (AmxTiles(Format::kType)) {
+      RunTiles<Format>(w, x, num_rows, y, y_stride, row_begin, row_end);
+    }
   });
 }
 

@@ -2,7 +2,8 @@
 // without VNNI; compiled with AVX2 + FMA + F16C. vpmaddubsw multiplies
 // unsigned weight codes with signed activation codes into pairs of 16-bit
 // sums (at most 2 * 128 * 127, so never saturating), which vpmaddwd widens
-// to 8 sums of 4. Every row runs the one-row kernel.
+// to 8 sums of 4 (Q6_K: weighted by its 16-weight sub-blocks' scales). Every
+// row runs the one-row kernel.
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
@@ -29,12 +30,35 @@ __m256i NibblesInOrder(const uint8_t* p) {
                           _mm_and_si128(bytes, low4));
 }
 
-// The block's 32 weight codes as bytes: unsigned nibbles (Q4_0 before its
-// bias of 8), or Q8_0's signed codes.
+// The 32 bytes at p.
+__m256i Load32(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+
+// Bits [from, from + count) of each of the 32 bytes at p, moved to bit `to`
+// onward (16-bit shifts move bits across bytes; the mask drops them).
+__m256i BitsAt(const uint8_t* p, int from, int count, int to) {
+  const __m256i bytes = Load32(p);
+  const __m256i moved =
+      from < to ? _mm256_slli_epi16(bytes, to - from) : _mm256_srli_epi16(bytes, from - to);
+  return _mm256_and_si256(moved, _mm256_set1_epi8(static_cast<char>(((1 << count) - 1) << to)));
+}
+
+// The 32 weight codes of sub-block k of a block as bytes, in element order:
+// unsigned (Q4_0 before its bias of 8, Q6_K before its 32), or Q8_0's
+// signed codes.
 template <class Format>
-__m256i BlockCodes(const uint8_t* block) {
+__m256i BlockCodes(const uint8_t* block, int k) {
   if constexpr (std::is_same_v<Format, FormatQ8_0>) {
-    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + Format::kCodesAt));
+    return Load32(block + Format::kCodesAt);
+  } else if constexpr (std::is_same_v<Format, FormatQ6_K>) {
+    // Elements 32 k ..: nibble (k % 4) / 2 of ql bytes 64 (k / 4) + 32 (k %
+    // 2) .., bits 2 (k % 4) of qh bytes 128 + 32 (k / 4) ...
+    const int half = k / 4, quarter = k % 4;
+    return _mm256_or_si256(BitsAt(block + 64 * half + 32 * (k % 2), 4 * (quarter / 2), 4, 0),
+                           BitsAt(block + 128 + 32 * half, 2 * quarter, 2, 4));
+  } else if constexpr (Format::kSubBlocks > 1) {
+    const __m256i nibbles = BitsAt(block + Format::kCodesAt + 32 * (k / 2), 4 * (k % 2), 4, 0);
+    if constexpr (Format::kType == TensorType::Q4_K) return nibbles;
+    return _mm256_or_si256(nibbles, BitsAt(block + Format::kFifthBitsAt, k, 1, 4));
   } else {
     return NibblesInOrder(block + Format::kCodesAt);
   }
@@ -51,15 +75,27 @@ struct Avx2 {
   template <class Format>
   static float Row(const uint8_t* w_row, const Q8Activations& x, int row) {
     const int32_t* code_sums = x.code_sums(row);
-    const auto block_dot = [&](const uint8_t* block, int64_t b) {
+    const auto block_dot = [&](const uint8_t* block, int k, int64_t b) {
       const __m256i ones = _mm256_set1_epi16(1);
-      const __m256i codes = BlockCodes<Format>(block);
+      const __m256i codes = BlockCodes<Format>(block, k);
       const __m256i q = _mm256_load_si256(reinterpret_cast<const __m256i*>(x.codes(row, b)));
       if constexpr (std::is_same_v<Format, FormatQ8_0>) {
         // Signed codes: their magnitudes times activation codes carrying their signs.
         return HorizontalSum(_mm256_madd_epi16(
             _mm256_maddubs_epi16(_mm256_sign_epi8(codes, codes), _mm256_sign_epi8(q, codes)),
             ones));
+      } else if constexpr (std::is_same_v<Format, FormatQ6_K>) {
+        // Pairs of products of each 16-weight half weighted by its scale,
+        // less the bias 32 times the half's scaled activation code sum.
+        const int first = static_cast<int8_t>(block[Format::kScalesAt + 2 * k]);
+        const int second = static_cast<int8_t>(block[Format::kScalesAt + 2 * k + 1]);
+        const __m256i scales = _mm256_set_m128i(_mm_set1_epi16(static_cast<int16_t>(second)),
+                                                _mm_set1_epi16(static_cast<int16_t>(first)));
+        const int32_t half_sum = x.half_code_sums(row)[b];
+        return HorizontalSum(_mm256_madd_epi16(_mm256_maddubs_epi16(codes, q), scales)) -
+               Format::kCodeBias * (first * half_sum + second * (code_sums[b] - half_sum));
+      } else if constexpr (Format::kSubBlocks > 1) {
+        return HorizontalSum(_mm256_madd_epi16(_mm256_maddubs_epi16(codes, q), ones));
       } else {
         return HorizontalSum(_mm256_madd_epi16(_mm256_maddubs_epi16(codes, q), ones)) -
                Format::kCodeBias * code_sums[b];

@@ -14,12 +14,19 @@
 // Q4_0's nibbles enter without their bias 8 and Q8_0's codes as code + 128;
 // the bias times the block's sum of activation codes is subtracted from the
 // integer dot product.
+//
+// The K formats (Q4_K, Q5_K, Q6_K) go one strip at a time through their
+// 32-weight sub-blocks in storage order, one accumulator per activation row
+// (KStripTimesRows): a sub-block's codes are a nibble mask, and Q5_K's fifth
+// bit or Q6_K's two high bits one shift and one select away (weight_strips.h
+// keeps their stored bytes for these kernels).
 #include <algorithm>
 #include <cstring>
 #include <utility>
 #include <vector>
 
 #include "kernels/matmul_q8_simd.h"
+#include "kernels/strip_lanes_avx512.h"
 #include "kernels/weight_strips.h"
 #include "kernels/x86_intrinsics.h"
 
@@ -55,6 +62,7 @@ struct RowGroup {
   const float* scales;
   const int32_t* code_sums;
   const float* scaled_sums;
+  const int32_t* half_code_sums;
 };
 
 // Storage for the interleaved groups (a thread's own, reused across calls).
@@ -63,6 +71,7 @@ struct GroupStorage {
   std::vector<float> scales;
   std::vector<int32_t> code_sums;
   std::vector<float> scaled_sums;
+  std::vector<int32_t> half_code_sums;
 };
 
 // Block b's 4-code words of rows m0 .. m0 + 3, word k of row r to
@@ -92,11 +101,13 @@ void GroupRows(const Q8Activations& x, int first_row, GroupStorage& storage,
   storage.scales.resize(fields);
   storage.code_sums.resize(fields);
   storage.scaled_sums.resize(fields);
+  storage.half_code_sums.resize(fields);
   groups.clear();
   for (int m0 = first_row; m0 < x.num_rows(); m0 += kMaxRows) {
     const int rows = std::min(kMaxRows, x.num_rows() - m0);
     if (rows == 1) {
-      groups.push_back({x.codes(m0, 0), x.scales(m0), x.code_sums(m0), x.scaled_sums(m0)});
+      groups.push_back(
+          {x.codes(m0, 0), x.scales(m0), x.code_sums(m0), x.scaled_sums(m0), x.half_code_sums(m0)});
       continue;
     }
     const size_t first = static_cast<size_t>(m0) * blocks;  // fields before the group
@@ -104,6 +115,7 @@ void GroupRows(const Q8Activations& x, int first_row, GroupStorage& storage,
     float* scales = storage.scales.data() + first;
     int32_t* code_sums = storage.code_sums.data() + first;
     float* scaled_sums = storage.scaled_sums.data() + first;
+    int32_t* half_code_sums = storage.half_code_sums.data() + first;
     for (int64_t b = 0; b < blocks; ++b) {
       if (rows == 4) {
         InterleaveFourRows(x, m0, b, words + b * 32);
@@ -120,9 +132,11 @@ void GroupRows(const Q8Activations& x, int first_row, GroupStorage& storage,
         scales[b * rows + r] = x.scales(m0 + r)[b];
         code_sums[b * rows + r] = x.code_sums(m0 + r)[b];
         scaled_sums[b * rows + r] = x.scaled_sums(m0 + r)[b];
+        half_code_sums[b * rows + r] = x.half_code_sums(m0 + r)[b];
       }
     }
-    groups.push_back({reinterpret_cast<const int8_t*>(words), scales, code_sums, scaled_sums});
+    groups.push_back(
+        {reinterpret_cast<const int8_t*>(words), scales, code_sums, scaled_sums, half_code_sums});
   }
 }
 
@@ -134,7 +148,7 @@ template <class Format, int R, int S>
 [[gnu::always_inline]] inline void StripsTimesRows(const uint8_t* first_strip, size_t strip_bytes,
                                                    const RowGroup& g, int64_t num_blocks,
                                                    __m512 (&sums)[2][kMaxRows]) {
-  constexpr size_t kBlockBytes = WeightStrips::BlockBytes(kType<Format>);
+  constexpr size_t kBlockBytes = WeightStrips::BlockBytes(Format::kType, ActivationPrecision::kQ8);
   const auto word = [&](int64_t b, int k, int r) { return g.codes + ((b * 8 + k) * R + r) * 4; };
   const __m512i low4 = _mm512_set1_epi8(0x0F);
   __m512 partial[kPartialSums][S][R];
@@ -204,12 +218,10 @@ template <class Format, int R, int S>
       __m512 d[S], m[S];
 #pragma GCC unroll 2
       for (int t = 0; t < S; ++t) {
-        const uint8_t* fields = block + t * strip_bytes + WeightStrips::LaneBytes(kType<Format>);
-        d[t] = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(fields)));
-        if constexpr (Format::kHasOffset) {
-          m[t] = _mm512_cvtph_ps(_mm256_loadu_si256(
-              reinterpret_cast<const __m256i*>(fields + WeightStrips::kFieldBytes)));
-        }
+        const uint8_t* fields = block + t * strip_bytes +
+                                WeightStrips::LaneBytes(Format::kType, ActivationPrecision::kQ8);
+        d[t] = LoadFields(fields);
+        if constexpr (Format::kHasOffset) m[t] = LoadFields(fields + WeightStrips::kFieldBytes);
       }
       // A row's block fields, broadcast once for the strips.
 #pragma GCC unroll 4
@@ -243,11 +255,113 @@ template <class Format, int R, int S>
   }
 }
 
+// Lane vector k of a block in the integer kernels' layout (weight_strips.h)
+// that holds stored byte `at` of each row.
+template <TensorType kType>
+[[gnu::always_inline]] inline __m512i LaneHolding(const uint8_t* block, size_t at) {
+  constexpr size_t kFrom = WeightStrips::LayoutOf(kType, ActivationPrecision::kQ8).lane_from;
+  return LoadLane(block, static_cast<int>((at - kFrom) / 4));
+}
+
+// Each byte's bits from bit `from` on moved to bit `to` on (32-bit shifts
+// move bits across bytes too: callers mask them off).
+[[gnu::always_inline]] inline __m512i MoveBits(__m512i v, int from, int to) {
+  if (from == to) return v;
+  return from < to ? _mm512_slli_epi32(v, to - from) : _mm512_srli_epi32(v, from - to);
+}
+
+// Codes 4v .. 4v + 3 of 32-weight sub-block k of a K block, a byte each,
+// for the 16 rows of a strip: nibbles (sub-blocks 2g and 2g + 1 share
+// bytes), and Q5_K's fifth bit (bit k of its fifth-bit byte) or Q6_K's two
+// high bits (bits 2 (k % 4) of its qh byte) as bit 4 on; 0xF8: a | (b & c).
+template <class Format>
+[[gnu::always_inline]] inline __m512i KCodes(const uint8_t* block, int k, int v) {
+  constexpr TensorType kT = Format::kType;
+  const __m512i low4 = _mm512_set1_epi8(0x0F);
+  if constexpr (kT == TensorType::Q6_K) {
+    const int half = k / 4, quarter = k % 4;
+    const __m512i low = LaneHolding<kT>(block, 64 * half + 32 * (k % 2) + 4 * v);
+    const __m512i high = LaneHolding<kT>(block, 128 + 32 * half + 4 * v);
+    return _mm512_ternarylogic_epi32(_mm512_and_si512(MoveBits(low, 4 * (quarter / 2), 0), low4),
+                                     MoveBits(high, 2 * quarter, 4), _mm512_set1_epi8(0x30), 0xF8);
+  } else {
+    const __m512i nibbles = _mm512_and_si512(
+        MoveBits(LaneHolding<kT>(block, Format::kCodesAt + 32 * (k / 2) + 4 * v), 4 * (k % 2), 0),
+        low4);
+    if constexpr (kT == TensorType::Q4_K) return nibbles;
+    const __m512i fifth = LaneHolding<kT>(block, Format::kFifthBitsAt + 4 * v);
+    return _mm512_ternarylogic_epi32(nibbles, MoveBits(fifth, k, 4), _mm512_set1_epi8(0x10), 0xF8);
+  }
+}
+
+// Y of one strip of a K format for the R rows of g (sums[0][r]), in the
+// order of matmul_q8_simd.h: the block's eight sub-blocks in turn, each
+// decoded once for the R rows, one accumulator per row.
+template <class Format, int R>
+[[gnu::always_inline]] inline void KStripTimesRows(const uint8_t* strip, const RowGroup& g,
+                                                   int64_t num_blocks,
+                                                   __m512 (&sums)[2][kMaxRows]) {
+  constexpr TensorType kT = Format::kType;
+  constexpr size_t kBlockBytes = WeightStrips::BlockBytes(kT, ActivationPrecision::kQ8);
+  const auto word = [&](int64_t b, int k, int r) { return g.codes + ((b * 8 + k) * R + r) * 4; };
+  __m512 acc[R];
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
+  const uint8_t* block = strip;
+  for (int64_t b0 = 0; b0 < num_blocks; b0 += 8, block += kBlockBytes) {
+    WeightStrips::PrefetchAhead<kBlockBytes, 1>(block, 0);
+    const uint8_t* fields = block + WeightStrips::LaneBytes(kT, ActivationPrecision::kQ8);
+#pragma GCC unroll 8
+    for (int k = 0; k < 8; ++k) {
+      const int64_t b = b0 + k;
+      __m512i codes[8];
+#pragma GCC unroll 8
+      for (int v = 0; v < 8; ++v) codes[v] = KCodes<Format>(block, k, v);
+      __m512 d, m;
+      [[maybe_unused]] __m512i first_scale, second_scale;
+      if constexpr (kT == TensorType::Q6_K) {
+        d = LoadFields(fields);
+        first_scale = SignedLaneByte(block, Format::kScalesAt + 2 * k);
+        second_scale = SignedLaneByte(block, Format::kScalesAt + 2 * k + 1);
+      } else {
+        KScales(block, fields, k, &d, &m);
+      }
+#pragma GCC unroll 4
+      for (int r = 0; r < R; ++r) {
+        // Codes 0-15 and 16-31 in two chains: Q6_K scales them apart.
+        __m512i low = _mm512_setzero_si512(), high = _mm512_setzero_si512();
+#pragma GCC unroll 4
+        for (int v = 0; v < 4; ++v) {
+          low = DotBroadcast(low, codes[v], word(b, v, r));
+          high = DotBroadcast(high, codes[4 + v], word(b, 4 + v, r));
+        }
+        const __m512 scale = _mm512_set1_ps(g.scales[b * R + r]);
+        if constexpr (kT == TensorType::Q6_K) {
+          const int32_t first_sum = g.half_code_sums[b * R + r];
+          const int32_t second_sum = g.code_sums[b * R + r] - first_sum;
+          low = _mm512_sub_epi32(low, _mm512_set1_epi32(first_sum * Format::kCodeBias));
+          high = _mm512_sub_epi32(high, _mm512_set1_epi32(second_sum * Format::kCodeBias));
+          const __m512i dot = _mm512_add_epi32(_mm512_mullo_epi32(low, first_scale),
+                                               _mm512_mullo_epi32(high, second_scale));
+          acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(d, scale), acc[r]);
+        } else {
+          const __m512i dot = _mm512_add_epi32(low, high);
+          acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(d, scale), acc[r]);
+          acc[r] = _mm512_fmadd_ps(m, _mm512_set1_ps(g.scaled_sums[b * R + r]), acc[r]);
+        }
+      }
+    }
+  }
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r) sums[0][r] = acc[r];
+}
+
 template <class Format>
 void RunStrips(const WeightMatrix& w, const Q8Activations& x, int first_row, float* y,
                size_t y_stride, int64_t row_begin, int64_t row_end) {
   const WeightStrips& strips = *w.strips;
   const size_t strip_bytes = strips.strip_bytes();
+  constexpr bool kIsK = Format::kSubBlocks > 1;
   // Matrices that share their input (q, k, v; gate, up) share the layout.
   thread_local GroupStorage storage;
   thread_local std::vector<RowGroup> groups;
@@ -267,16 +381,21 @@ void RunStrips(const WeightMatrix& w, const Q8Activations& x, int first_row, flo
       // strip at a time streams faster (cold, 4 rows of 1536 x 576 on two
       // threads: 14 us, against 17-20 us for pairs).
       for (int64_t s = chunk; s <= chunk_last;) {
-        const int pair = m0 > first_row && rows >= 3 && s + 1 <= chunk_last ? 2 : 1;
+        const int pair = !kIsK && m0 > first_row && rows >= 3 && s + 1 <= chunk_last ? 2 : 1;
         __m512 sums[2][kMaxRows];
+        const auto strips_times_rows = [&]<int kR>() {
+          if constexpr (kIsK) {
+            KStripTimesRows<Format, kR>(strips.strip(s), group, x.num_blocks(), sums);
+          } else if (pair == 2) {
+            StripsTimesRows<Format, kR, 2>(strips.strip(s), strip_bytes, group, x.num_blocks(),
+                                           sums);
+          } else {
+            StripsTimesRows<Format, kR, 1>(strips.strip(s), strip_bytes, group, x.num_blocks(),
+                                           sums);
+          }
+        };
         [&]<int... kR>(std::integer_sequence<int, kR...>) {
-          ((rows == kR + 1 &&
-            (pair == 2 ? StripsTimesRows<Format, kR + 1, 2>(strips.strip(s), strip_bytes, group,
-                                                            x.num_blocks(), sums)
-                       : StripsTimesRows<Format, kR + 1, 1>(strips.strip(s), strip_bytes, group,
-                                                            x.num_blocks(), sums),
-             true)) ||
-           ...);
+          ((rows == kR + 1 && (strips_times_rows.template operator()<kR + 1>(), true)) || ...);
         }
         (std::make_integer_sequence<int, kMaxRows>{});
         WeightStrips::StoreSums(sums, s, pair, rows, row_begin, row_end, y + m0 * y_stride,

@@ -3,6 +3,7 @@
 #include <cstring>
 #include <type_traits>
 
+#include "kernels/dequantize.h"
 #include "kernels/matmul_q8_simd.h"
 #include "util/fp16.h"
 
@@ -16,22 +17,32 @@ float Fp16At(const uint8_t* p) {
   return Fp16ToFloat(bits);
 }
 
-// The weight code of element i of a block (the value that multiplies d).
+// The integer weight i of sub-block k of a block (what scale_b multiplies,
+// matmul_q8_simd.h).
 template <class Format>
-int Code(const uint8_t* block, int i) {
-  const uint8_t* codes = block + Format::kCodesAt;
-  if constexpr (std::is_same_v<Format, FormatQ8_0>) return static_cast<int8_t>(codes[i]);
-  const int nibble = i < 16 ? codes[i] & 0x0F : codes[i - 16] >> 4;
-  return nibble - Format::kCodeBias;
+int IntegerWeight(const uint8_t* block, int k, int i) {
+  if constexpr (std::is_same_v<Format, FormatQ6_K>) {
+    const int e = 32 * k + i;
+    const int scale = static_cast<int8_t>(block[Format::kScalesAt + e / 16]);
+    return scale * (static_cast<int>(Q6KCode(block, e)) - Format::kCodeBias);
+  } else if constexpr (Format::kSubBlocks > 1) {
+    const uint8_t* fifth_bits =
+        Format::kType == TensorType::Q5_K ? block + Format::kFifthBitsAt : nullptr;
+    return static_cast<int>(KCode(block + Format::kCodesAt, fifth_bits, 32 * k + i));
+  } else if constexpr (std::is_same_v<Format, FormatQ8_0>) {
+    return static_cast<int8_t>(block[Format::kCodesAt + i]);
+  } else {
+    return static_cast<int>(Nibble32(block + Format::kCodesAt, i)) - Format::kCodeBias;
+  }
 }
 
 struct Scalar {
   template <class Format>
   static float Row(const uint8_t* w_row, const Q8Activations& x, int row) {
-    const auto block_dot = [&](const uint8_t* block, int64_t b) {
+    const auto block_dot = [&](const uint8_t* block, int k, int64_t b) {
       const int8_t* q = x.codes(row, b);
       int dot = 0;
-      for (int i = 0; i < 32; ++i) dot += Code<Format>(block, i) * q[i];
+      for (int i = 0; i < 32; ++i) dot += IntegerWeight<Format>(block, k, i) * q[i];
       return dot;
     };
     return RowByBlocks<Format>(w_row, x, row, block_dot, Fp16At);

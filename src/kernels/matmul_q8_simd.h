@@ -3,19 +3,28 @@
 // whose notes on internal linkage apply here too.
 //
 // Every kernel computes Y[m][r] for weight row r and activation row m with
-// the same float operations in the same order, in eight independent partial
-// sums (so that a single row has parallel work):
+// the same float operations in the same order:
 //   p[0..7] = 0
-//   for each block b, j = b % 8:
-//     p[j] = fma((float) dot_b, d_b * s_b, p[j])
-//     Q4_1 only: p[j] = fma(m_b, x.scaled_sums(m)[b], p[j])
+//   for each 32-weight block b (sub-block k = b % 8 of a K format's block):
+//     p = p[b % 8] (K formats: p[0], one chain)
+//     p = fma((float) dot_b, scale_b * s_b, p)
+//     Q4_1, Q4_K and Q5_K: p = fma(offset_b, x.scaled_sums(m)[b], p)
 //   Y = ((p[0] + p[1]) + (p[2] + p[3])) + ((p[4] + p[5]) + (p[6] + p[7]))
-// where d_b (and Q4_1's offset m_b) are the weight block's f16 fields, s_b
-// the activation block's scale, and dot_b the exact integer dot product of
-// the weight codes (Q4_0: nibble - 8, Q4_1: nibble, Q8_0: the signed code)
-// with the activation codes. Integer sums are exact in any order, so the
-// results are bitwise identical at every SIMD level, for every batch size,
-// tiling and row range.
+//       (K formats: Y = p[0])
+// where s_b is the activation block's scale, scale_b and offset_b the
+// weight block's float factors (weight = scale_b * integer weight +
+// offset_b):
+//   Q4_0, Q4_1, Q8_0, Q6_K: scale_b = d; Q4_1: offset_b = m (f16 fields);
+//   Q4_K, Q5_K: scale_b = d * scale_k, offset_b = -(dmin * min_k), both exact;
+// and dot_b is the exact integer dot product of the integer weights (Q4_0:
+// nibble - 8, Q4_1: nibble, Q8_0: the signed code, Q4_K and Q5_K: the
+// code, Q6_K: its 16-weight sub-block's int8 scale times (code - 32)) with
+// the activation codes. Integer sums are exact in any order, so the results
+// are bitwise identical at every SIMD level, for every batch size, tiling
+// and row range. The 32-weight formats keep eight partial sums so that a
+// single row has parallel work; the strip kernel reads a K block's eight
+// sub-blocks one after the other, and eight accumulators per activation row
+// would not fit in its registers.
 //
 // An `Isa` provides
 //   template <class Format> static float Row(const uint8_t* w_row,
@@ -28,45 +37,72 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "kernels/dequantize.h"
 #include "kernels/matmul.h"
 #include "kernels/q8_activations.h"
 #include "kernels/types.h"
 
 namespace ri::simd {
 
-// Block layouts: bytes per block, where the codes start, and how the codes
-// and the offset enter the block's dot product.
-struct FormatQ4_0 {
-  static constexpr size_t kBlockBytes = 18;
-  static constexpr size_t kCodesAt = 2;
-  static constexpr int kCodeBias = 8;  // weight = d * (nibble - 8)
+// Block layouts: the tensor type, bytes per stored block, its 32-weight
+// blocks (kSubBlocks), where its f16 d is, whether an offset enters the dot
+// product, and for the 32-weight formats where the codes start and their
+// bias.
+// The 32-weight formats: weight = d * (code - kCodeBias), plus m (the f16 at
+// byte 2) where kHasOffset; Q8_0's codes are signed.
+template <TensorType kT, size_t kBytes, size_t kCodes, int kBias, bool kOffset>
+struct Format32 {
+  static constexpr TensorType kType = kT;
+  static constexpr size_t kBlockBytes = kBytes;
+  static constexpr int kSubBlocks = 1;
+  static constexpr size_t kScaleAt = 0;
+  static constexpr size_t kCodesAt = kCodes;
+  static constexpr int kCodeBias = kBias;
+  static constexpr bool kHasOffset = kOffset;
+};
+using FormatQ4_0 = Format32<TensorType::Q4_0, 18, 2, 8, false>;
+using FormatQ4_1 = Format32<TensorType::Q4_1, 20, 4, 0, true>;
+using FormatQ8_0 = Format32<TensorType::Q8_0, 34, 2, 0, false>;
+// Q4_K and Q5_K: d, dmin, 12 bytes of packed scales and mins (KScaleMin),
+// then Q5_K's fifth bits and the nibbles (KCode).
+template <TensorType kT, size_t kBytes>
+struct FormatK {
+  static constexpr TensorType kType = kT;
+  static constexpr size_t kBlockBytes = kBytes;
+  static constexpr int kSubBlocks = 8;
+  static constexpr size_t kScaleAt = 0;
+  static constexpr size_t kMinAt = 2;
+  static constexpr size_t kScalesAt = 4;
+  static constexpr size_t kFifthBitsAt = 16;  // Q5_K
+  static constexpr size_t kCodesAt = kT == TensorType::Q5_K ? 48 : 16;
+  static constexpr bool kHasOffset = true;
+};
+using FormatQ4_K = FormatK<TensorType::Q4_K, 144>;
+using FormatQ5_K = FormatK<TensorType::Q5_K, 176>;
+// Q6_K: codes (Q6KCode), 16 int8 scales at byte 192, d at 208.
+struct FormatQ6_K {
+  static constexpr TensorType kType = TensorType::Q6_K;
+  static constexpr size_t kBlockBytes = 210;
+  static constexpr int kSubBlocks = 8;
+  static constexpr size_t kScaleAt = 208;
+  static constexpr size_t kScalesAt = 192;
+  static constexpr int kCodeBias = 32;
   static constexpr bool kHasOffset = false;
 };
-struct FormatQ4_1 {
-  static constexpr size_t kBlockBytes = 20;
-  static constexpr size_t kCodesAt = 4;
-  static constexpr int kCodeBias = 0;
-  static constexpr bool kHasOffset = true;  // weight = d * nibble + m (f16 at byte 2)
-};
-struct FormatQ8_0 {
-  static constexpr size_t kBlockBytes = 34;
-  static constexpr size_t kCodesAt = 2;
-  static constexpr int kCodeBias = 0;  // signed codes
-  static constexpr bool kHasOffset = false;
-};
+
+// The integer kernels' formats: those of Format structs above.
+constexpr bool HasQ8Kernels(TensorType type) {
+  return type == TensorType::Q4_0 || type == TensorType::Q4_1 || type == TensorType::Q8_0 ||
+         type == TensorType::Q4_K || type == TensorType::Q5_K || type == TensorType::Q6_K;
+}
 
 constexpr int kPartialSums = 8;
 
-// What the strip kernels (weight_strips.h) need of a format: its tensor
-// type, and the weight bias they subtract as (sum of activation codes) <<
-// kBiasShift (Q4_0's nibbles enter without their 8, Q8_0's codes as code +
-// 128).
+// What the strip kernels (weight_strips.h) need of a 32-weight format: the
+// weight bias they subtract as (sum of activation codes) << kBiasShift
+// (Q4_0's nibbles enter without their 8, Q8_0's codes as code + 128).
 template <class Format>
 constexpr bool kIsQ8_0 = std::is_same_v<Format, FormatQ8_0>;
-template <class Format>
-constexpr TensorType kType = kIsQ8_0<Format>      ? TensorType::Q8_0
-                             : Format::kHasOffset ? TensorType::Q4_1
-                                                  : TensorType::Q4_0;
 template <class Format>
 constexpr int kBiasShift = kIsQ8_0<Format>          ? 7
                            : Format::kCodeBias == 8 ? 3
@@ -81,10 +117,11 @@ inline auto SumPartials(Partial p) {
 }
 
 // The float steps above for weight row `w_row` against activation row
-// `row`, one block at a time: block_dot(block, b) gives the exact integer
-// dot_b of block b (at `block`), fp16(p) the f16 value at p as a float. The
-// one-row kernels without vector lanes per block share it; each ISA file
-// instantiates it with its own callables, so each keeps its own copy.
+// `row`, one 32-weight block at a time: block_dot(block, k, b) gives the
+// exact integer dot_b of block b (sub-block k of the stored block at
+// `block`), fp16(p) the f16 value at p as a float. The one-row kernels
+// without vector lanes per block share it; each ISA file instantiates it
+// with its own callables, so each keeps its own copy.
 template <class Format, class BlockDot, class Fp16>
 float RowByBlocks(const uint8_t* w_row, const Q8Activations& x, int row, BlockDot block_dot,
                   Fp16 fp16) {
@@ -92,11 +129,22 @@ float RowByBlocks(const uint8_t* w_row, const Q8Activations& x, int row, BlockDo
   const float* scaled_sums = x.scaled_sums(row);
   float partial[kPartialSums] = {};
   for (int64_t b = 0; b < x.num_blocks(); ++b) {
-    const uint8_t* block = w_row + b * Format::kBlockBytes;
-    float& p = partial[b % kPartialSums];
-    p = std::fma(static_cast<float>(block_dot(block, b)), fp16(block) * scales[b], p);
-    if constexpr (Format::kHasOffset) p = std::fma(fp16(block + 2), scaled_sums[b], p);
+    const uint8_t* block = w_row + b / Format::kSubBlocks * Format::kBlockBytes;
+    const int k = static_cast<int>(b % Format::kSubBlocks);
+    float& p = partial[Format::kSubBlocks == 1 ? b % kPartialSums : 0];
+    float scale = fp16(block + Format::kScaleAt), offset = 0.0f;
+    if constexpr (Format::kSubBlocks > 1 && Format::kHasOffset) {
+      uint32_t scale_k, min_k;
+      KScaleMin(block + Format::kScalesAt, k, &scale_k, &min_k);
+      scale *= static_cast<float>(scale_k);
+      offset = -(fp16(block + Format::kMinAt) * static_cast<float>(min_k));
+    } else if constexpr (Format::kHasOffset) {
+      offset = fp16(block + 2);
+    }
+    p = std::fma(static_cast<float>(block_dot(block, k, b)), scale * scales[b], p);
+    if constexpr (Format::kHasOffset) p = std::fma(offset, scaled_sums[b], p);
   }
+  if constexpr (Format::kSubBlocks > 1) return partial[0];
   return SumPartials([&](int j) { return partial[j]; });
 }
 
@@ -135,7 +183,7 @@ void RunQ8Rows(const WeightMatrix& w, const Q8Activations& x, float* y, size_t y
   }
 }
 
-// Calls run(Format{}) with the format of `type`: Q4_0, Q4_1 or Q8_0.
+// Calls run(Format{}) with the format of `type` (HasQ8Kernels).
 template <class Run>
 void WithFormat(TensorType type, Run run) {
   switch (type) {
@@ -143,12 +191,18 @@ void WithFormat(TensorType type, Run run) {
       return run(FormatQ4_0{});
     case TensorType::Q4_1:
       return run(FormatQ4_1{});
+    case TensorType::Q4_K:
+      return run(FormatQ4_K{});
+    case TensorType::Q5_K:
+      return run(FormatQ5_K{});
+    case TensorType::Q6_K:
+      return run(FormatQ6_K{});
     default:
       return run(FormatQ8_0{});
   }
 }
 
-// Entry point of an ISA file: w.type is Q4_0, Q4_1 or Q8_0.
+// Entry point of an ISA file: HasQ8Kernels(w.type).
 template <class Isa>
 void MatMulQ8Rows(const WeightMatrix& w, const Q8Activations& x, float* y, size_t y_stride,
                   int64_t row_begin, int64_t row_end) {
@@ -164,8 +218,12 @@ void MatMulQ8RowsAvx2(const WeightMatrix& w, const Q8Activations& x, float* y, s
                       int64_t row_begin, int64_t row_end);
 // w.strips built (weight_strips.h). The VNNI kernel takes the activation
 // rows from first_row on (a multiple of kAmxRows); the AMX kernel the first
-// num_rows (a multiple of kAmxRows), where AmxActive().
+// num_rows (a multiple of kAmxRows), where AmxActive() and for the
+// 32-weight formats (AmxTiles).
 constexpr int kAmxRows = 16;
+constexpr bool AmxTiles(TensorType type) {
+  return type == TensorType::Q4_0 || type == TensorType::Q4_1 || type == TensorType::Q8_0;
+}
 void MatMulQ8StripsAvx512Vnni(const WeightMatrix& w, const Q8Activations& x, int first_row,
                               float* y, size_t y_stride, int64_t row_begin, int64_t row_end);
 void MatMulQ8StripsAmx(const WeightMatrix& w, const Q8Activations& x, int num_rows, float* y,

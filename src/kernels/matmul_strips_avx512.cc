@@ -31,6 +31,7 @@
 
 #include "kernels/matmul_q8_simd.h"
 #include "kernels/matmul_simd.h"
+#include "kernels/strip_lanes_avx512.h"
 #include "kernels/weight_strips.h"
 #include "kernels/x86_intrinsics.h"
 
@@ -40,16 +41,6 @@ namespace {
 
 // Activation rows per pass over a strip (accumulators stay in registers).
 constexpr int kMaxRows = 8;
-
-// A block's 16 f16 fields at `fields` (d, and m or dmin after them), as floats.
-[[gnu::always_inline]] inline __m512 LoadFields(const uint8_t* fields) {
-  return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(fields)));
-}
-
-// Lane vector `v` of a strip block (blocks are only 32-byte aligned).
-[[gnu::always_inline]] inline __m512i LoadLane(const uint8_t* block, int v) {
-  return _mm512_loadu_si512(block + WeightStrips::kVectorBytes * v);
-}
 
 // Code e of sub-block k of a 4-bit format (code e in lane vector
 // Format::Vector(k, e) at bit Format::Shift(k, e)) in every lane, as a float.
@@ -75,54 +66,21 @@ class NibbleDecoder {
 // What the kernel needs of a format: its type and offset term, sub-blocks
 // per block of kSubBlockSize weights (kUnrolled of them unrolled together),
 // a Decoder of their codes and their d_k and m_k.
-template <class Base, TensorType kT>
+template <class Base>
 struct Q4Strips : Base {
-  static constexpr TensorType kType = kT;
-  static constexpr int kSubBlocks = 1;
   static constexpr int kSubBlockSize = 32;
   static constexpr int kUnrolled = 1;
   using Decoder = NibbleDecoder<Q4Strips>;
   static constexpr int Vector(int /*k*/, int e) { return (e % 16) / 4; }
   static constexpr int Shift(int /*k*/, int e) { return 8 * (e % 4) + 4 * (e / 16); }
   [[gnu::always_inline]] static void Scales(const uint8_t* block, int /*k*/, __m512* d, __m512* m) {
-    const uint8_t* fields = block + WeightStrips::LaneBytes(kT);
+    const uint8_t* fields = block + WeightStrips::LaneBytes(Base::kType);
     *d = LoadFields(fields);
     if constexpr (Base::kHasOffset) *m = LoadFields(fields + WeightStrips::kFieldBytes);
   }
 };
-using StripsQ4_0 = Q4Strips<FormatQ4_0, TensorType::Q4_0>;
-using StripsQ4_1 = Q4Strips<FormatQ4_1, TensorType::Q4_1>;
-
-// Scale and min k of a Q4_K / Q5_K block (KScaleMin, dequantize.h) in 16
-// lanes, as d_k = d * scale and the min term -(dmin * min): lane vectors
-// 0 .. 2 hold packed bytes 0-3, 4-7 and 8-11 of each row, the fields d and
-// dmin follow the lane vectors.
-template <TensorType kType>
-[[gnu::always_inline]] inline void KScales(const uint8_t* block, int k, __m512* d, __m512* m) {
-  const __m512i lanes[3] = {LoadLane(block, 0), LoadLane(block, 1), LoadLane(block, 2)};
-  const uint8_t* fields = block + WeightStrips::LaneBytes(kType);
-  const __m512i low6 = _mm512_set1_epi32(0x3F);
-  __m512i scale, min;
-  if (k < 4) {
-    scale = _mm512_and_epi32(_mm512_srli_epi32(lanes[0], 8 * k), low6);
-    min = _mm512_and_epi32(_mm512_srli_epi32(lanes[1], 8 * k), low6);
-  } else {
-    // Bits 0-3 from byte k + 4, bits 4-5 from bits 6-7 of byte k - 4 (the
-    // scale) or k (the min); 0xCA: a ? b : c.
-    const int at = 8 * (k - 4);
-    const __m512i low4 = _mm512_set1_epi32(0x0F);
-    scale = _mm512_and_epi32(_mm512_ternarylogic_epi32(low4, _mm512_srli_epi32(lanes[2], at),
-                                                       _mm512_srli_epi32(lanes[0], at + 2), 0xCA),
-                             low6);
-    min = _mm512_and_epi32(_mm512_ternarylogic_epi32(low4, _mm512_srli_epi32(lanes[2], at + 4),
-                                                     _mm512_srli_epi32(lanes[1], at + 2), 0xCA),
-                           low6);
-  }
-  *d = _mm512_mul_ps(LoadFields(fields), _mm512_cvtepi32_ps(scale));
-  *m = _mm512_mul_ps(
-      _mm512_sub_ps(_mm512_setzero_ps(), LoadFields(fields + WeightStrips::kFieldBytes)),
-      _mm512_cvtepi32_ps(min));
-}
+using StripsQ4_0 = Q4Strips<FormatQ4_0>;
+using StripsQ4_1 = Q4Strips<FormatQ4_1>;
 
 struct StripsQ4_K {
   static constexpr TensorType kType = TensorType::Q4_K;
@@ -136,7 +94,7 @@ struct StripsQ4_K {
   static constexpr int Vector(int k, int e) { return 3 + 8 * (k / 2) + e / 4; }
   static constexpr int Shift(int k, int e) { return 8 * (e % 4) + 4 * (k % 2); }
   [[gnu::always_inline]] static void Scales(const uint8_t* block, int k, __m512* d, __m512* m) {
-    KScales<kType>(block, k, d, m);
+    KScales(block, block + WeightStrips::LaneBytes(kType), k, d, m);
   }
 };
 
@@ -243,7 +201,7 @@ struct StripsQ5 : PackedFormat<kT, 1, 1> {
 // rounding.
 struct StripsQ5_K : PackedFormat<TensorType::Q5_K, 8, 2> {
   [[gnu::always_inline]] static void Scales(const uint8_t* block, int k, __m512* d, __m512* m) {
-    KScales<kType>(block, k, d, m);
+    KScales(block, block + WeightStrips::LaneBytes(kType), k, d, m);
     *m = _mm512_fmadd_ps(*d, _mm512_set1_ps(-32.0F), *m);
   }
 };
@@ -251,10 +209,8 @@ struct StripsQ5_K : PackedFormat<TensorType::Q5_K, 8, 2> {
 // Q6_K: weight = d * scale * (code - 32), so with the decoded 64 + code
 // m_k = -96 d_k, rounded.
 struct StripsQ6_K : PackedFormat<TensorType::Q6_K, 16, 2> {
-  // Scale k is byte k % 4 of lane vector k / 4, sign-extended.
   [[gnu::always_inline]] static void Scales(const uint8_t* block, int k, __m512* d, __m512* m) {
-    const __m512i scale =
-        _mm512_srai_epi32(_mm512_slli_epi32(LoadLane(block, k / 4), 24 - 8 * (k % 4)), 24);
+    const __m512i scale = SignedLaneByte(block, k);
     *d = _mm512_mul_ps(LoadFields(block + WeightStrips::LaneBytes(kType)),
                        _mm512_cvtepi32_ps(scale));
     *m = _mm512_mul_ps(*d, _mm512_set1_ps(-96.0F));

@@ -35,7 +35,8 @@ const TensorType kAllTypes[] = {TensorType::F32,  TensorType::F16,  TensorType::
                                 TensorType::Q5_1, TensorType::Q8_0, TensorType::Q4_K,
                                 TensorType::Q5_K, TensorType::Q6_K};
 
-const TensorType kQ8Types[] = {TensorType::Q4_0, TensorType::Q4_1, TensorType::Q8_0};
+const TensorType kQ8Types[] = {TensorType::Q4_0, TensorType::Q4_1, TensorType::Q8_0,
+                               TensorType::Q4_K, TensorType::Q5_K, TensorType::Q6_K};
 
 // A random weight matrix (RandomWeightBytes).
 struct RandomMatrix {
@@ -320,9 +321,11 @@ TEST(MatMulRowsTest, RejectsBadArguments) {
 TEST(MatMulTest, SameInputGroupEqualsSeparateProducts) {
   std::mt19937 rng(8);
   RandomMatrix a(TensorType::Q4_1, 37, 64, rng), b(TensorType::Q8_0, 5, 64, rng),
-      c(TensorType::F16, 70, 64, rng);
+      c(TensorType::Q5_0, 70, 64, rng);
   a.w.activations = ActivationPrecision::kQ8;
   c.w.activations = ActivationPrecision::kQ8;  // no integer kernel: float
+  PrepareForKernels(a.w);
+  PrepareForKernels(c.w);
   for (int threads : {1, 2, 3}) {
     ThreadPool pool(threads);
     for (int num_x : {1, 3}) {
@@ -360,7 +363,7 @@ void ExpectQuantizedByDefinition() {
       for (int i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(values[i]));
       const float scale = q.scales(row)[b];
       EXPECT_EQ(scale, amax / 127.0f);
-      int sum = 0;
+      int sum = 0, half_sum = 0;
       for (int i = 0; i < 32; ++i) {
         const int expected =
             amax == 0.0f ? 0 : static_cast<int>(std::nearbyint(values[i] * (127.0f / amax)));
@@ -368,8 +371,10 @@ void ExpectQuantizedByDefinition() {
         EXPECT_LE(std::abs(codes[i]), 127);
         EXPECT_LE(std::fabs(values[i] - codes[i] * scale), scale * 0.5001f);
         sum += codes[i];
+        if (i < 16) half_sum += codes[i];
       }
       EXPECT_EQ(q.code_sums(row)[b], sum);
+      EXPECT_EQ(q.half_code_sums(row)[b], half_sum);
       EXPECT_EQ(q.scaled_sums(row)[b], scale * static_cast<float>(sum));
     }
   }
@@ -432,14 +437,17 @@ std::vector<uint32_t> CodesBySpec(TensorType type, const uint8_t* block) {
 }
 
 // The strips hold every stored byte, and the repacked 5- and 6-bit codes,
-// where weight_strips.h says, and zeros for rows past the matrix.
+// where weight_strips.h says, and zeros for rows past the matrix; for the
+// float kernels and for the integer ones.
 TEST(WeightStripsTest, HoldTheBlocksWhereDocumented) {
+  constexpr ActivationPrecision kQ8 = ActivationPrecision::kQ8;
   struct Documented {
     TensorType type;
     size_t lane_from, lane_bytes;  // of a stored block
     int code_bits, packed_vectors, sub_block;  // repacked codes after them
     std::vector<size_t> fields_at;
     int64_t interleave, blocks;  // a partial group of blocks where there are groups
+    ActivationPrecision reader = ActivationPrecision::kFloat;
   };
   const Documented kCases[] = {{TensorType::Q4_0, 2, 16, 0, 0, 0, {0}, 8, 11},
                                {TensorType::Q4_1, 4, 16, 0, 0, 0, {0, 2}, 8, 11},
@@ -448,28 +456,34 @@ TEST(WeightStripsTest, HoldTheBlocksWhereDocumented) {
                                {TensorType::Q8_0, 2, 32, 0, 0, 0, {0}, 8, 11},
                                {TensorType::Q4_K, 4, 140, 0, 0, 0, {0, 2}, 1, 3},
                                {TensorType::Q5_K, 4, 12, 5, 40, 32, {0, 2}, 1, 3},
-                               {TensorType::Q6_K, 192, 16, 6, 48, 16, {208}, 1, 3}};
+                               {TensorType::Q6_K, 192, 16, 6, 48, 16, {208}, 1, 3},
+                               {TensorType::Q4_0, 2, 16, 0, 0, 0, {0}, 8, 11, kQ8},
+                               {TensorType::Q8_0, 2, 32, 0, 0, 0, {0}, 8, 11, kQ8},
+                               {TensorType::Q4_K, 4, 140, 0, 0, 0, {0, 2}, 1, 3, kQ8},
+                               {TensorType::Q5_K, 4, 172, 0, 0, 0, {0, 2}, 1, 3, kQ8},
+                               {TensorType::Q6_K, 0, 208, 0, 0, 0, {208}, 1, 3, kQ8}};
   std::mt19937 rng(29);
   constexpr int64_t kRows = 21;  // a partial second strip
   for (const Documented& doc : kCases) {
     const size_t type_size = Traits(doc.type).type_size;
     RandomMatrix matrix(doc.type, kRows, doc.blocks * Traits(doc.type).block_size, rng);
+    matrix.w.activations = doc.reader;
     const WeightStrips strips(matrix.w);
     ASSERT_EQ(strips.num_strips(), 2);
     const size_t lane_vectors_bytes =
         doc.lane_bytes * WeightStrips::kRows + 64 * doc.packed_vectors;
-    ASSERT_EQ(WeightStrips::BlockBytes(doc.type),
-              lane_vectors_bytes + doc.fields_at.size() * 2 * WeightStrips::kRows);
+    const size_t block_bytes = WeightStrips::BlockBytes(doc.type, doc.reader);
+    ASSERT_EQ(block_bytes, lane_vectors_bytes + doc.fields_at.size() * 2 * WeightStrips::kRows);
     for (int64_t s = 0; s < 2; ++s) {
       const uint8_t* stored = strips.strip(s);
       for (int64_t j = 0; j < doc.interleave; ++j) {
-        for (int64_t b = j; b < doc.blocks;
-             b += doc.interleave, stored += WeightStrips::BlockBytes(doc.type)) {
+        for (int64_t b = j; b < doc.blocks; b += doc.interleave, stored += block_bytes) {
           for (int i = 0; i < WeightStrips::kRows; ++i) {
             const int64_t row = s * WeightStrips::kRows + i;
             const uint8_t* block =
                 row < kRows ? matrix.w.data + row * matrix.w.row_bytes + b * type_size : nullptr;
-            const std::string where = std::string(Traits(doc.type).name) + " row " +
+            const std::string where = std::string(Traits(doc.type).name) +
+                                      (doc.reader == kQ8 ? " q8" : "") + " row " +
                                       std::to_string(row) + " block " + std::to_string(b);
             for (size_t t = 0; t < doc.lane_bytes; ++t) {
               // Q8_0's codes are stored plus 128.
@@ -517,18 +531,43 @@ TEST(WeightStripsTest, HoldTheBlocksWhereDocumented) {
   }
 }
 
+// The offset of weight c of a row stored at `row` (weight = scale * integer
+// + offset, matmul_q8_simd.h), in magnitude: Q4_1's m, Q4_0's 8 d (its
+// integer is nibble - 8, the kernels add the 8 back as an offset of sorts),
+// a K block's dmin * min; Q8_0 and Q6_K (bias inside the integer) none.
+double OffsetMagnitude(TensorType type, const uint8_t* row, int64_t c) {
+  const uint8_t* block = row + c / Traits(type).block_size * Traits(type).type_size;
+  const auto fp16 = [](const uint8_t* p) { return std::fabs(Fp16ToFloat(p[0] | p[1] << 8)); };
+  switch (type) {
+    case TensorType::Q4_1:
+      return fp16(block + 2);
+    case TensorType::Q4_0:
+      return 8.0 * fp16(block);
+    case TensorType::Q4_K:
+    case TensorType::Q5_K: {
+      uint32_t scale, min;
+      KScaleMin(block + 4, static_cast<int>(c % 256 / 32), &scale, &min);
+      return fp16(block + 2) * min;
+    }
+    default:
+      return 0.0;
+  }
+}
+
 // Q8 products at every SIMD level against double sums of the exactly
 // dequantized weights times the dequantized activation codes. The kernels
-// compute d s (sum u q) + m (s sum q) per block, so the rounding bound uses
-// sum (|w| + 2 |m|) |x^| (|d u| <= |w| + |m|); a wrong code or scale is off
-// by about |w x^|, far above it.
+// compute scale s (sum u q) + offset (s sum q) per block, so the rounding
+// bound uses sum (|w| + 2 |offset|) |x^| (|scale u| <= |w| + |offset|); a
+// wrong code or scale is off by about |w x^|, far above it.
 TEST(Q8MatMulTest, MatchesDoubleReferenceAtEverySimdLevel) {
   std::mt19937 rng(17);
   constexpr int64_t kRows = 29;
   for (SimdLevel level : SupportedLevels()) {
     SimdLevelGuard guard(level);
     for (TensorType type : kQ8Types) {
-      for (int64_t cols : {32, 64, 96, 224, 576}) {
+      const bool k_format = Traits(type).block_size == 256;
+      for (int64_t cols : k_format ? std::vector<int64_t>{256, 512, 768}
+                                   : std::vector<int64_t>{32, 64, 96, 224, 576}) {
         RandomMatrix matrix(type, kRows, cols, rng);
         matrix.w.activations = ActivationPrecision::kQ8;
         const std::vector<float> x = RandomActivations(17 * cols, rng);
@@ -539,21 +578,16 @@ TEST(Q8MatMulTest, MatchesDoubleReferenceAtEverySimdLevel) {
           MatMulRows(matrix.w, x.data(), num_x, cols, y.data(), kRows, 0, kRows);
           std::vector<float> row(cols);
           for (int64_t r = 0; r < kRows; ++r) {
-            DequantizeRow(type, matrix.w.data + r * matrix.w.row_bytes, row.data(), cols);
+            const uint8_t* stored = matrix.w.data + r * matrix.w.row_bytes;
+            DequantizeRow(type, stored, row.data(), cols);
             for (int m = 0; m < num_x; ++m) {
               double sum = 0.0, magnitude = 0.0;
               for (int64_t c = 0; c < cols; ++c) {
-                const uint8_t* block =
-                    matrix.w.data + r * matrix.w.row_bytes + c / 32 * Traits(type).type_size;
-                const double offset = type == TensorType::Q4_1
-                                          ? std::fabs(Fp16ToFloat(block[2] | block[3] << 8))
-                                      : type == TensorType::Q4_0
-                                          ? 8.0 * std::fabs(Fp16ToFloat(block[0] | block[1] << 8))
-                                          : 0.0;
                 const double activation =
                     static_cast<double>(q.codes(m, c / 32)[c % 32]) * q.scales(m)[c / 32];
                 sum += row[c] * activation;
-                magnitude += (std::fabs(row[c]) + 2.0 * offset) * std::fabs(activation);
+                magnitude += (std::fabs(row[c]) + 2.0 * OffsetMagnitude(type, stored, c)) *
+                             std::fabs(activation);
               }
               ASSERT_NEAR(y[m * kRows + r], sum, Tolerance(cols, magnitude))
                   << Label(level, type, cols, num_x) << " m=" << m << " r=" << r;
@@ -576,8 +610,10 @@ TEST(Q8MatMulTest, EveryLevelEqualsScalarBitForBit) {
   constexpr int kRows = 45, kMaxX = 35;
   for (TensorType type : kQ8Types) {
     // Every length of a last group of 8 blocks (and of a last pair), alone
-    // and after whole groups.
-    for (int64_t blocks : {1, 2, 3, 4, 5, 6, 7, 11, 13, 15, 18, 48}) {
+    // and after whole groups; K formats: 1 to 3 blocks of 8.
+    for (int64_t blocks : Traits(type).block_size == 256
+                              ? std::vector<int64_t>{8, 16, 24}
+                              : std::vector<int64_t>{1, 2, 3, 4, 5, 6, 7, 11, 13, 15, 18, 48}) {
       const int64_t cols = 32 * blocks;
       RandomMatrix matrix(type, kRows, cols, rng);
       matrix.w.activations = ActivationPrecision::kQ8;
@@ -620,21 +656,22 @@ TEST(Q8MatMulTest, EveryLevelEqualsScalarBitForBit) {
 TEST(Q8MatMulTest, WithinHalfAStepOfFloatActivations) {
   std::mt19937 rng(19);
   for (TensorType type : kQ8Types) {
-    RandomMatrix matrix(type, 40, 576, rng);
-    const std::vector<float> x = RandomActivations(4 * 576, rng);
-    const Reference ref = ComputeReference(matrix.w, x.data(), 4, 576);
+    const int64_t cols = Traits(type).block_size == 256 ? 512 : 576;
+    RandomMatrix matrix(type, 40, cols, rng);
+    const std::vector<float> x = RandomActivations(4 * cols, rng);
+    const Reference ref = ComputeReference(matrix.w, x.data(), 4, cols);
     matrix.w.activations = ActivationPrecision::kQ8;
     std::vector<float> y(4 * 40);
-    MatMulRows(matrix.w, x.data(), 4, 576, y.data(), 40, 0, 40);
-    std::vector<float> row(576);
+    MatMulRows(matrix.w, x.data(), 4, cols, y.data(), 40, 0, 40);
+    std::vector<float> row(cols);
     for (int64_t r = 0; r < 40; ++r) {
-      DequantizeRow(type, matrix.w.data + r * matrix.w.row_bytes, row.data(), 576);
+      DequantizeRow(type, matrix.w.data + r * matrix.w.row_bytes, row.data(), cols);
       for (int m = 0; m < 4; ++m) {
         double bound = 0.0;
-        for (int64_t b = 0; b < 18; ++b) {
+        for (int64_t b = 0; b < cols / 32; ++b) {
           float amax = 0.0f, weights = 0.0f;
           for (int i = 0; i < 32; ++i) {
-            amax = std::max(amax, std::fabs(x[m * 576 + b * 32 + i]));
+            amax = std::max(amax, std::fabs(x[m * cols + b * 32 + i]));
             weights += std::fabs(row[b * 32 + i]);
           }
           bound += weights * amax / 127.0 * 0.5;

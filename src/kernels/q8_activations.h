@@ -40,6 +40,9 @@ class Q8Activations {
   const float* scales(int row) const { return &scales_[Index(row, 0)]; }
   const int32_t* code_sums(int row) const { return &code_sums_[Index(row, 0)]; }
   const float* scaled_sums(int row) const { return &scaled_sums_[Index(row, 0)]; }
+  // Per block of row `row`: the sum of its first 16 codes (Q6_K weights
+  // have a scale and a bias per 16 weights).
+  const int32_t* half_code_sums(int row) const { return &half_code_sums_[Index(row, 0)]; }
 
  private:
   // Rows a thread quantizes at a time: a prompt's rows split, a decode
@@ -57,6 +60,7 @@ class Q8Activations {
   std::vector<float> scales_;
   std::vector<int32_t> code_sums_;
   std::vector<float> scaled_sums_;
+  std::vector<int32_t> half_code_sums_;
 };
 
 }  // namespace ri

@@ -51,9 +51,11 @@ void PackCodes(TensorType type, const uint8_t* block, int block_size, uint8_t* v
 WeightStrips::WeightStrips(const WeightMatrix& w) {
   const TensorType type = w.type;
   if (!Holds(type)) Fail("weight strips of a {} matrix", Traits(type).name);
-  const Layout layout = LayoutOf(type);
+  const ActivationPrecision reader =
+      UsesQ8Activations(w) ? ActivationPrecision::kQ8 : ActivationPrecision::kFloat;
+  const Layout layout = LayoutOf(type, reader);
   const TensorTypeTraits& traits = Traits(type);
-  const size_t lane_bytes = LaneBytes(type), block_bytes = BlockBytes(type);
+  const size_t lane_bytes = LaneBytes(type, reader), block_bytes = BlockBytes(type, reader);
   const int64_t num_blocks = w.cols / traits.block_size, interleave = Interleave(type);
   num_strips_ = (w.rows + kRows - 1) / kRows;
   strip_bytes_ = (num_blocks * block_bytes + 63) / 64 * 64;

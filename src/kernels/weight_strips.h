@@ -1,7 +1,7 @@
 // Quantized weights regrouped 16 rows side by side for the AVX-512 kernels:
 // one vector holds the same 4 stored bytes of 16 weight rows, one row per
 // 32-bit lane. With Q8 activations (matmul_q8_avx512.cc, VNNI; Q4_0, Q4_1,
-// Q8_0), vpdpbusd against 4 activation codes broadcast to every lane yields
+// Q8_0, Q4_K, Q5_K, Q6_K), vpdpbusd against 4 activation codes broadcast to every lane yields
 // the partial dot products of 16 rows at once, and a block's scaling is one
 // multiply-add per activation row for all 16. With float activations
 // (matmul_strips_avx512.cc; every format here), a shift and a table lookup
@@ -36,6 +36,11 @@
 //     of leftover code g / bits: each code one shift away from its place;
 //   then each f16 field for the 16 rows (row i at 2i): d, and Q4_1's and
 //   Q5_1's m or Q4_K's and Q5_K's dmin.
+// For the integer kernels (Q8 activations), Q5_K and Q6_K keep all their
+// stored bytes but the fields as lane bytes instead of repacking their
+// codes: each code's bits are then a shift and a mask away from a byte of
+// their own (Q5_K: 12 bytes of scales and mins, 32 of fifth bits, 128 of
+// nibbles; Q6_K: 128 bytes of low nibbles, 64 of high bits, 16 scales).
 #pragma once
 
 #include <algorithm>
@@ -43,12 +48,11 @@
 #include <cstdint>
 #include <vector>
 
+#include "kernels/matmul.h"
 #include "kernels/types.h"
 #include "kernels/x86_intrinsics.h"
 
 namespace ri {
-
-struct WeightMatrix;
 
 class WeightStrips {
  public:
@@ -68,7 +72,12 @@ class WeightStrips {
     int code_bits = 0;
     size_t packed_vectors = 0;
   };
-  static constexpr Layout LayoutOf(TensorType type) {
+  // The layout read by the float kernels, or by the integer ones (`reader`
+  // kQ8) where theirs differs.
+  static constexpr Layout LayoutOf(TensorType type,
+                                   ActivationPrecision reader = ActivationPrecision::kFloat) {
+    if (reader == ActivationPrecision::kQ8 && type == TensorType::Q5_K) return {4, 172, 2, {0, 2}};
+    if (reader == ActivationPrecision::kQ8 && type == TensorType::Q6_K) return {0, 208, 1, {208}};
     switch (type) {
       case TensorType::Q4_0:
         return {2, 16, 1, {0}};
@@ -97,11 +106,14 @@ class WeightStrips {
   static constexpr int PackedSpareBits(int bits) { return 32 - bits * PackedPerWord(bits); }
 
   // Bytes of a block's lane vectors: its fields follow them.
-  static constexpr size_t LaneBytes(TensorType type) {
-    return (LayoutOf(type).lane_bytes / 4 + LayoutOf(type).packed_vectors) * kVectorBytes;
+  static constexpr size_t LaneBytes(TensorType type,
+                                    ActivationPrecision reader = ActivationPrecision::kFloat) {
+    const Layout layout = LayoutOf(type, reader);
+    return (layout.lane_bytes / 4 + layout.packed_vectors) * kVectorBytes;
   }
-  static constexpr size_t BlockBytes(TensorType type) {
-    return LaneBytes(type) + kFieldBytes * LayoutOf(type).num_fields;
+  static constexpr size_t BlockBytes(TensorType type,
+                                     ActivationPrecision reader = ActivationPrecision::kFloat) {
+    return LaneBytes(type, reader) + kFieldBytes * LayoutOf(type, reader).num_fields;
   }
   // Blocks j, j + kInterleave, ... are stored together (see above).
   static constexpr int64_t Interleave(TensorType type) {
@@ -110,7 +122,8 @@ class WeightStrips {
 
   // Whether strips of `type` can be built: those of a layout.
   static constexpr bool Holds(TensorType type) { return LaneBytes(type) > 0; }
-  // `w` is of a type Holds; throws ri::Error otherwise.
+  // `w` is of a type Holds; throws ri::Error otherwise. The layout is the
+  // integer kernels' when UsesQ8Activations(w).
   explicit WeightStrips(const WeightMatrix& w);
 
   int64_t num_strips() const { return num_strips_; }

@@ -1,0 +1,61 @@
+// Reading the blocks of weight strips (weight_strips.h) in the AVX-512
+// kernels (internal to ri_kernels): lane vectors, f16 fields and the K
+// formats' scales. Every function is always inlined, so each kernel file's
+// calls compile with that file's instruction set (see matmul_simd.h).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels/weight_strips.h"
+#include "kernels/x86_intrinsics.h"
+
+namespace ri::simd {
+
+// A block's 16 f16 fields at `fields` (d, and m or dmin after them), as floats.
+[[gnu::always_inline]] inline __m512 LoadFields(const uint8_t* fields) {
+  return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(fields)));
+}
+
+// Lane vector `v` of a strip block (blocks are only 32-byte aligned).
+[[gnu::always_inline]] inline __m512i LoadLane(const uint8_t* block, int v) {
+  return _mm512_loadu_si512(block + WeightStrips::kVectorBytes * v);
+}
+
+// Lane byte `n` of a block (byte n % 4 of lane vector n / 4) of each row,
+// sign-extended: Q6_K's scales.
+[[gnu::always_inline]] inline __m512i SignedLaneByte(const uint8_t* block, int n) {
+  return _mm512_srai_epi32(_mm512_slli_epi32(LoadLane(block, n / 4), 24 - 8 * (n % 4)), 24);
+}
+
+// Scale and min k of a Q4_K / Q5_K block (KScaleMin, dequantize.h) in 16
+// lanes, as d_k = d * scale and the min term -dmin * min (both exact): lane
+// vectors 0 .. 2 hold packed bytes 0-3, 4-7 and 8-11 of each row, `fields`
+// the block's d and dmin.
+[[gnu::always_inline]] inline void KScales(const uint8_t* block, const uint8_t* fields, int k,
+                                           __m512* d, __m512* m) {
+  const __m512i lanes[3] = {LoadLane(block, 0), LoadLane(block, 1), LoadLane(block, 2)};
+  const __m512i low6 = _mm512_set1_epi32(0x3F);
+  __m512i scale, min;
+  if (k < 4) {
+    scale = _mm512_and_epi32(_mm512_srli_epi32(lanes[0], 8 * k), low6);
+    min = _mm512_and_epi32(_mm512_srli_epi32(lanes[1], 8 * k), low6);
+  } else {
+    // Bits 0-3 from byte k + 4, bits 4-5 from bits 6-7 of byte k - 4 (the
+    // scale) or k (the min); 0xCA: a ? b : c.
+    const int at = 8 * (k - 4);
+    const __m512i low4 = _mm512_set1_epi32(0x0F);
+    scale = _mm512_and_epi32(_mm512_ternarylogic_epi32(low4, _mm512_srli_epi32(lanes[2], at),
+                                                       _mm512_srli_epi32(lanes[0], at + 2), 0xCA),
+                             low6);
+    min = _mm512_and_epi32(_mm512_ternarylogic_epi32(low4, _mm512_srli_epi32(lanes[2], at + 4),
+                                                     _mm512_srli_epi32(lanes[1], at + 2), 0xCA),
+                           low6);
+  }
+  *d = _mm512_mul_ps(LoadFields(fields), _mm512_cvtepi32_ps(scale));
+  const __m512 minus_dmin =
+      _mm512_xor_ps(LoadFields(fields + WeightStrips::kFieldBytes), _mm512_set1_ps(-0.0F));
+  *m = _mm512_mul_ps(minus_dmin, _mm512_cvtepi32_ps(min));
+}
+
+}  // namespace ri::simd
