@@ -7,7 +7,8 @@
 // (tile A: a row's 32 codes per tile row, read in place) by the strip's 16
 // weight rows (tile B: the block's code vectors, which the strips already
 // hold in the 4-codes-per-lane order the instruction takes; Q4 nibbles are
-// split into bytes first). The integer dot products it leaves (tile C, lane
+// split into bytes first, and a K block's codes assembled per 32-weight
+// sub-block, KCodes). The integer dot products it leaves (tile C, lane
 // i for weight row i) are those vpdpbusd computes in matmul_q8_avx512.cc,
 // and the float steps of matmul_q8_simd.h then run in the same order, so the
 // results are the VNNI kernel's bit for bit.
@@ -17,6 +18,7 @@
 
 #include "kernels/amx_tile_config.h"
 #include "kernels/matmul_q8_simd.h"
+#include "kernels/strip_lanes_avx512.h"
 #include "kernels/weight_strips.h"
 #include "kernels/x86_intrinsics.h"
 #include "util/cache_line.h"
@@ -63,17 +65,33 @@ constexpr size_t kTileBBytes = 8 * 64;
 // * kTileBBytes. Done once for every tile of rows that passes over them, and
 // well before a tile load reads them (a tile load right after the stores that
 // wrote its bytes waits for them to reach the cache).
-void UnpackQ4Strips(const WeightStrips& strips, size_t block_bytes, int64_t num_blocks,
-                    int64_t first, int64_t last, uint8_t* tiles) {
+// K formats: each 32-weight sub-block's codes (KCodes), num_blocks counting
+// sub-blocks.
+template <class Format>
+void UnpackStrips(const WeightStrips& strips, int64_t num_blocks, int64_t first, int64_t last,
+                  uint8_t* tiles) {
+  constexpr size_t kBlockBytes = WeightStrips::BlockBytes(Format::kType, ActivationPrecision::kQ8);
   const __m512i low4 = _mm512_set1_epi8(0x0F);
   for (int64_t s = first; s <= last; ++s) {
     const uint8_t* block = strips.strip(s);
-    for (int64_t k = 0; k < num_blocks; ++k, block += block_bytes, tiles += kTileBBytes) {
+    for (int64_t k = 0; k < num_blocks; k += Format::kSubBlocks, block += kBlockBytes) {
+      if constexpr (Format::kSubBlocks > 1) {
+#pragma GCC unroll 8
+        for (int sub = 0; sub < Format::kSubBlocks; ++sub, tiles += kTileBBytes) {
+#pragma GCC unroll 8
+          for (int v = 0; v < 8; ++v) {
+            _mm512_store_si512(tiles + 64 * v, KCodes<Format>(block, sub, v));
+          }
+        }
+      } else {
 #pragma GCC unroll 4
-      for (int v = 0; v < 4; ++v) {
-        const __m512i raw = _mm512_loadu_si512(block + 64 * v);
-        _mm512_store_si512(tiles + 64 * v, _mm512_and_si512(raw, low4));
-        _mm512_store_si512(tiles + 64 * (4 + v), _mm512_and_si512(_mm512_srli_epi16(raw, 4), low4));
+        for (int v = 0; v < 4; ++v) {
+          const __m512i raw = _mm512_loadu_si512(block + 64 * v);
+          _mm512_store_si512(tiles + 64 * v, _mm512_and_si512(raw, low4));
+          _mm512_store_si512(tiles + 64 * (4 + v),
+                             _mm512_and_si512(_mm512_srli_epi16(raw, 4), low4));
+        }
+        tiles += kTileBBytes;
       }
     }
   }
@@ -91,16 +109,21 @@ void StripTimesTile(const uint8_t* strip, const uint8_t* b_tiles, size_t b_strid
   const int64_t num_blocks = x.num_blocks();
   const size_t row_bytes = static_cast<size_t>(num_blocks) * 32;
   alignas(64) int32_t dots[2][kTileRows][16];
-  alignas(64) float partial[kPartialSums][kTileRows][16];
+  // The 32-weight formats' blocks feed eight partial sums in turn, a K
+  // format's sub-blocks one (matmul_q8_simd.h).
+  constexpr int kChains = Format::kSubBlocks > 1 ? 1 : kPartialSums;
+  alignas(64) float partial[kChains][kTileRows][16];
   // The float steps of block b (storage index k) from dots[k % 2] into acc.
   const auto scale_block = [&](int64_t k, int64_t b, __m512(&acc)[kTileRows]) {
+    const uint8_t* block = strip + k / Format::kSubBlocks * kBlockBytes;
     const uint8_t* fields =
-        strip + k * kBlockBytes + WeightStrips::LaneBytes(Format::kType, ActivationPrecision::kQ8);
-    const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(fields)));
-    [[maybe_unused]] __m512 m;
-    if constexpr (Format::kHasOffset) {
-      m = _mm512_cvtph_ps(
-          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(fields + WeightStrips::kFieldBytes)));
+        block + WeightStrips::LaneBytes(Format::kType, ActivationPrecision::kQ8);
+    __m512 d, m;
+    if constexpr (Format::kSubBlocks > 1) {
+      KScales(block, fields, static_cast<int>(k % Format::kSubBlocks), &d, &m);
+    } else {
+      d = LoadFields(fields);
+      if constexpr (Format::kHasOffset) m = LoadFields(fields + WeightStrips::kFieldBytes);
     }
 #pragma GCC unroll 16
     for (int r = 0; r < kTileRows; ++r) {
@@ -117,12 +140,12 @@ void StripTimesTile(const uint8_t* strip, const uint8_t* b_tiles, size_t b_strid
     }
   };
   int64_t k = 0;  // storage index of block b
-  for (int j = 0; j < kPartialSums; ++j) {
+  for (int j = 0; j < kChains; ++j) {
     __m512 acc[kTileRows];
 #pragma GCC unroll 16
     for (int r = 0; r < kTileRows; ++r) acc[r] = _mm512_setzero_ps();
     int64_t previous = -1;  // the block before b, still to be scaled
-    for (int64_t b = j; b < num_blocks; b += kPartialSums, ++k) {
+    for (int64_t b = j; b < num_blocks; b += kChains, ++k) {
       // The weight codes of the block after next, from the L2 cache: a tile
       // load waits for its data, and nothing else runs meanwhile. (The
       // tile's 16 activation rows stay in L1 while it passes over the
@@ -152,7 +175,11 @@ void StripTimesTile(const uint8_t* strip, const uint8_t* b_tiles, size_t b_strid
     for (int r = 0; r < kTileRows; ++r) _mm512_store_ps(partial[j][r], acc[r]);
   }
   for (int r = 0; r < kTileRows; ++r) {
-    sums[r] = SumPartials([&](int j) { return _mm512_load_ps(partial[j][r]); });
+    if constexpr (kChains == 1) {
+      sums[r] = _mm512_load_ps(partial[0][r]);
+    } else {
+      sums[r] = SumPartials([&](int j) { return _mm512_load_ps(partial[j][r]); });
+    }
   }
 }
 
@@ -172,7 +199,7 @@ void RunTiles(const WeightMatrix& w, const Q8Activations& x, int num_rows, float
     if constexpr (!kIsQ8_0<Format>) {
       uint8_t* aligned =
           CacheLineAligned(unpacked_storage, (chunk_last - chunk + 1) * num_blocks * kTileBBytes);
-      UnpackQ4Strips(strips, kBlockBytes, num_blocks, chunk, chunk_last, aligned);
+      UnpackStrips<Format>(strips, num_blocks, chunk, chunk_last, aligned);
       unpacked = aligned;
     }
     for (int m0 = 0; m0 < num_rows; m0 += kTileRows) {

@@ -75,6 +75,7 @@ struct FormatK {
   static constexpr size_t kScalesAt = 4;
   static constexpr size_t kFifthBitsAt = 16;  // Q5_K
   static constexpr size_t kCodesAt = kT == TensorType::Q5_K ? 48 : 16;
+  static constexpr int kCodeBias = 0;
   static constexpr bool kHasOffset = true;
 };
 using FormatQ4_K = FormatK<TensorType::Q4_K, 144>;
@@ -218,12 +219,11 @@ void MatMulQ8RowsAvx2(const WeightMatrix& w, const Q8Activations& x, float* y, s
                       int64_t row_begin, int64_t row_end);
 // w.strips built (weight_strips.h). The VNNI kernel takes the activation
 // rows from first_row on (a multiple of kAmxRows); the AMX kernel the first
-// num_rows (a multiple of kAmxRows), where AmxActive() and for the
-// 32-weight formats (AmxTiles).
+// num_rows (a multiple of kAmxRows), where AmxActive() and for every format
+// but Q6_K (AmxTiles), whose 16-weight scales a tile's 32-code dot products
+// would mix.
 constexpr int kAmxRows = 16;
-constexpr bool AmxTiles(TensorType type) {
-  return type == TensorType::Q4_0 || type == TensorType::Q4_1 || type == TensorType::Q8_0;
-}
+constexpr bool AmxTiles(TensorType type) { return HasQ8Kernels(type) && type != TensorType::Q6_K; }
 void MatMulQ8StripsAvx512Vnni(const WeightMatrix& w, const Q8Activations& x, int first_row,
                               float* y, size_t y_stride, int64_t row_begin, int64_t row_end);
 void MatMulQ8StripsAmx(const WeightMatrix& w, const Q8Activations& x, int num_rows, float* y,

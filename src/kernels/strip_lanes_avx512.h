@@ -1,12 +1,14 @@
 // Reading the blocks of weight strips (weight_strips.h) in the AVX-512
-// kernels (internal to ri_kernels): lane vectors, f16 fields and the K
-// formats' scales. Every function is always inlined, so each kernel file's
-// calls compile with that file's instruction set (see matmul_simd.h).
+// kernels (internal to ri_kernels): lane vectors, f16 fields, the K
+// formats' scales, and their codes as the integer kernels take them. Every function is always
+// inlined, so each kernel file's calls compile with that file's instruction set (see
+// matmul_simd.h).
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/matmul.h"
 #include "kernels/weight_strips.h"
 #include "kernels/x86_intrinsics.h"
 
@@ -56,6 +58,45 @@ namespace ri::simd {
   const __m512 minus_dmin =
       _mm512_xor_ps(LoadFields(fields + WeightStrips::kFieldBytes), _mm512_set1_ps(-0.0F));
   *m = _mm512_mul_ps(minus_dmin, _mm512_cvtepi32_ps(min));
+}
+
+// The lane vector of a block in the integer kernels' layout (weight_strips.h)
+// that holds stored byte `at` of each row.
+template <TensorType kType>
+[[gnu::always_inline]] inline __m512i LaneHolding(const uint8_t* block, size_t at) {
+  constexpr size_t kFrom = WeightStrips::LayoutOf(kType, ActivationPrecision::kQ8).lane_from;
+  return LoadLane(block, static_cast<int>((at - kFrom) / 4));
+}
+
+// Each byte's bits from bit `from` on moved to bit `to` on (32-bit shifts
+// move bits across bytes too: callers mask them off).
+[[gnu::always_inline]] inline __m512i MoveBits(__m512i v, int from, int to) {
+  if (from == to) return v;
+  return from < to ? _mm512_slli_epi32(v, to - from) : _mm512_srli_epi32(v, from - to);
+}
+
+// Codes 4v .. 4v + 3 of 32-weight sub-block k of a K block, a byte each,
+// for the 16 rows of a strip: nibbles (sub-blocks 2g and 2g + 1 share
+// bytes), and Q5_K's fifth bit (bit k of its fifth-bit byte) or Q6_K's two
+// high bits (bits 2 (k % 4) of its qh byte) as bit 4 on; 0xF8: a | (b & c).
+template <class Format>
+[[gnu::always_inline]] inline __m512i KCodes(const uint8_t* block, int k, int v) {
+  constexpr TensorType kT = Format::kType;
+  const __m512i low4 = _mm512_set1_epi8(0x0F);
+  if constexpr (kT == TensorType::Q6_K) {
+    const int half = k / 4, quarter = k % 4;
+    const __m512i low = LaneHolding<kT>(block, 64 * half + 32 * (k % 2) + 4 * v);
+    const __m512i high = LaneHolding<kT>(block, 128 + 32 * half + 4 * v);
+    return _mm512_ternarylogic_epi32(_mm512_and_si512(MoveBits(low, 4 * (quarter / 2), 0), low4),
+                                     MoveBits(high, 2 * quarter, 4), _mm512_set1_epi8(0x30), 0xF8);
+  } else {
+    const __m512i nibbles = _mm512_and_si512(
+        MoveBits(LaneHolding<kT>(block, Format::kCodesAt + 32 * (k / 2) + 4 * v), 4 * (k % 2), 0),
+        low4);
+    if constexpr (kT == TensorType::Q4_K) return nibbles;
+    const __m512i fifth = LaneHolding<kT>(block, Format::kFifthBitsAt + 4 * v);
+    return _mm512_ternarylogic_epi32(nibbles, MoveBits(fifth, k, 4), _mm512_set1_epi8(0x10), 0xF8);
+  }
 }
 
 }  // namespace ri::simd
