@@ -2,7 +2,7 @@
 // float activations: Y = X * W^T. Each weight block is decoded once into
 // registers for a group of up to 8 activation rows, so a few rows cost far
 // less than separate products. Every computable type has AVX-512 and AVX2
-// decoders. Q4_0, Q4_1, Q8_0, Q4_K, Q5_K and Q6_K can also multiply 8-bit
+// decoders. Every quantized type can also multiply 8-bit
 // activations with integer dot products (ActivationPrecision::kQ8,
 // q8_activations.h).
 #pragma once
@@ -24,9 +24,9 @@ class ThreadPool;
 // is first rounded to 8-bit integers with one float scale, and blocks meet
 // weight blocks in integer dot products, which on AVX-512 VNNI makes 8 rows
 // cost about half as much as in float; the rounding adds an error of at most
-// half a step (the block's largest magnitude / 254) per activation. Only
-// Q4_0, Q4_1, Q8_0, Q4_K, Q5_K and Q6_K have integer kernels; other types
-// always use kFloat.
+// half a step (the block's largest magnitude / 254) per activation. The
+// quantized types have integer kernels; F32, F16 and BF16 always use
+// kFloat.
 enum class ActivationPrecision { kFloat, kQ8 };
 
 // A row-major weight matrix as stored in a GGUF file: `rows` output features,

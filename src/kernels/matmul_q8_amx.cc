@@ -60,7 +60,7 @@ AmxTileConfig MakeConfig() {
 // A block's weight codes as tile B takes them: 8 rows of 64 bytes.
 constexpr size_t kTileBBytes = 8 * 64;
 
-// Q4 blocks' nibbles split into bytes, in tile B's layout, for the strips
+// Q4 and Q5 blocks' codes as bytes (NibbleCodes), in tile B's layout, for the strips
 // [first, last]: block k of strip s at tiles + ((s - first) * num_blocks + k)
 // * kTileBBytes. Done once for every tile of rows that passes over them, and
 // well before a tile load reads them (a tile load right after the stores that
@@ -71,7 +71,6 @@ template <class Format>
 void UnpackStrips(const WeightStrips& strips, int64_t num_blocks, int64_t first, int64_t last,
                   uint8_t* tiles) {
   constexpr size_t kBlockBytes = WeightStrips::BlockBytes(Format::kType, ActivationPrecision::kQ8);
-  const __m512i low4 = _mm512_set1_epi8(0x0F);
   for (int64_t s = first; s <= last; ++s) {
     const uint8_t* block = strips.strip(s);
     for (int64_t k = 0; k < num_blocks; k += Format::kSubBlocks, block += kBlockBytes) {
@@ -84,13 +83,9 @@ void UnpackStrips(const WeightStrips& strips, int64_t num_blocks, int64_t first,
           }
         }
       } else {
-#pragma GCC unroll 4
-        for (int v = 0; v < 4; ++v) {
-          const __m512i raw = _mm512_loadu_si512(block + 64 * v);
-          _mm512_store_si512(tiles + 64 * v, _mm512_and_si512(raw, low4));
-          _mm512_store_si512(tiles + 64 * (4 + v),
-                             _mm512_and_si512(_mm512_srli_epi16(raw, 4), low4));
-        }
+#pragma GCC unroll 8
+        for (int v = 0; v < 8; ++v)
+          _mm512_store_si512(tiles + 64 * v, NibbleCodes<Format>(block, v));
         tiles += kTileBBytes;
       }
     }

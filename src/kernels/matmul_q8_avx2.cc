@@ -8,6 +8,7 @@
 #include <cstring>
 #include <type_traits>
 
+#include "kernels/dequantize.h"
 #include "kernels/matmul_q8_simd.h"
 #include "kernels/x86_intrinsics.h"
 
@@ -42,9 +43,20 @@ __m256i BitsAt(const uint8_t* p, int from, int count, int to) {
   return _mm256_and_si256(moved, _mm256_set1_epi8(static_cast<char>(((1 << count) - 1) << to)));
 }
 
+// Bit e of the 32-bit word at p as bit 4 of byte e (Q5's fifth bits): byte
+// e takes the word's byte e / 8 and keeps bit e % 8.
+__m256i FifthBits(const uint8_t* p) {
+  const __m256i word = _mm256_set1_epi32(static_cast<int>(LoadU32(p)));
+  const __m256i bytes = _mm256_shuffle_epi8(
+      word, _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0));
+  const __m256i bit = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201));
+  const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(bytes, bit), bit);
+  return _mm256_and_si256(set, _mm256_set1_epi8(0x10));
+}
+
 // The 32 weight codes of sub-block k of a block as bytes, in element order:
-// unsigned (Q4_0 before its bias of 8, Q6_K before its 32), or Q8_0's
-// signed codes.
+// unsigned (Q4_0 and Q5_0 before their bias of 8 or 16, Q6_K before its
+// 32), or Q8_0's signed codes.
 template <class Format>
 __m256i BlockCodes(const uint8_t* block, int k) {
   if constexpr (std::is_same_v<Format, FormatQ8_0>) {
@@ -59,6 +71,9 @@ __m256i BlockCodes(const uint8_t* block, int k) {
     const __m256i nibbles = BitsAt(block + Format::kCodesAt + 32 * (k / 2), 4 * (k % 2), 4, 0);
     if constexpr (Format::kType == TensorType::Q4_K) return nibbles;
     return _mm256_or_si256(nibbles, BitsAt(block + Format::kFifthBitsAt, k, 1, 4));
+  } else if constexpr (Format::kCodeBits == 5) {
+    return _mm256_or_si256(NibblesInOrder(block + Format::kCodesAt),
+                           FifthBits(block + Format::kFifthBitsAt));
   } else {
     return NibblesInOrder(block + Format::kCodesAt);
   }

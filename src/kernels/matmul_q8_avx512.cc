@@ -150,7 +150,6 @@ template <class Format, int R, int S>
                                                    __m512 (&sums)[2][kMaxRows]) {
   constexpr size_t kBlockBytes = WeightStrips::BlockBytes(Format::kType, ActivationPrecision::kQ8);
   const auto word = [&](int64_t b, int k, int r) { return g.codes + ((b * 8 + k) * R + r) * 4; };
-  const __m512i low4 = _mm512_set1_epi8(0x0F);
   __m512 partial[kPartialSums][S][R];
   const uint8_t* block = first_strip;
   for (int j = 0; j < kPartialSums; ++j) {
@@ -173,12 +172,8 @@ template <class Format, int R, int S>
 #pragma GCC unroll 8
           for (int k = 0; k < 8; ++k) codes[t][k] = _mm512_loadu_si512(strip_block + 64 * k);
         } else {
-#pragma GCC unroll 4
-          for (int k = 0; k < 4; ++k) {
-            const __m512i raw = _mm512_loadu_si512(strip_block + 64 * k);
-            codes[t][k] = _mm512_and_si512(raw, low4);
-            codes[t][4 + k] = _mm512_and_si512(_mm512_srli_epi16(raw, 4), low4);
-          }
+#pragma GCC unroll 8
+          for (int k = 0; k < 8; ++k) codes[t][k] = NibbleCodes<Format>(strip_block, k);
         }
       }
       // The integer dot products: one chain of vpdpbusd per (strip, row),

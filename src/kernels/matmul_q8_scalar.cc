@@ -31,6 +31,9 @@ int IntegerWeight(const uint8_t* block, int k, int i) {
     return static_cast<int>(KCode(block + Format::kCodesAt, fifth_bits, 32 * k + i));
   } else if constexpr (std::is_same_v<Format, FormatQ8_0>) {
     return static_cast<int8_t>(block[Format::kCodesAt + i]);
+  } else if constexpr (Format::kCodeBits == 5) {
+    const uint32_t fifth_bits = LoadU32(block + Format::kFifthBitsAt);
+    return static_cast<int>(Q5Code(block + Format::kCodesAt, fifth_bits, i)) - Format::kCodeBias;
   } else {
     return static_cast<int>(Nibble32(block + Format::kCodesAt, i)) - Format::kCodeBias;
   }

@@ -8,18 +8,19 @@
 //   for each 32-weight block b (sub-block k = b % 8 of a K format's block):
 //     p = p[b % 8] (K formats: p[0], one chain)
 //     p = fma((float) dot_b, scale_b * s_b, p)
-//     Q4_1, Q4_K and Q5_K: p = fma(offset_b, x.scaled_sums(m)[b], p)
+//     Q4_1, Q5_1, Q4_K and Q5_K: p = fma(offset_b, x.scaled_sums(m)[b], p)
 //   Y = ((p[0] + p[1]) + (p[2] + p[3])) + ((p[4] + p[5]) + (p[6] + p[7]))
 //       (K formats: Y = p[0])
 // where s_b is the activation block's scale, scale_b and offset_b the
 // weight block's float factors (weight = scale_b * integer weight +
 // offset_b):
-//   Q4_0, Q4_1, Q8_0, Q6_K: scale_b = d; Q4_1: offset_b = m (f16 fields);
+//   32-weight formats, Q6_K: scale_b = d; Q4_1, Q5_1: offset_b = m (f16
+//   fields);
 //   Q4_K, Q5_K: scale_b = d * scale_k, offset_b = -(dmin * min_k), both exact;
 // and dot_b is the exact integer dot product of the integer weights (Q4_0:
-// nibble - 8, Q4_1: nibble, Q8_0: the signed code, Q4_K and Q5_K: the
-// code, Q6_K: its 16-weight sub-block's int8 scale times (code - 32)) with
-// the activation codes. Integer sums are exact in any order, so the results
+// nibble - 8, Q5_0: code - 16, Q4_1, Q5_1, Q4_K and Q5_K: the code, Q8_0:
+// the signed code, Q6_K: its 16-weight sub-block's int8 scale times (code -
+// 32)) with the activation codes. Integer sums are exact in any order, so the results
 // are bitwise identical at every SIMD level, for every batch size, tiling
 // and row range. The 32-weight formats keep eight partial sums so that a
 // single row has parallel work; the strip kernel reads a K block's eight
@@ -49,20 +50,25 @@ namespace ri::simd {
 // product, and for the 32-weight formats where the codes start and their
 // bias.
 // The 32-weight formats: weight = d * (code - kCodeBias), plus m (the f16 at
-// byte 2) where kHasOffset; Q8_0's codes are signed.
-template <TensorType kT, size_t kBytes, size_t kCodes, int kBias, bool kOffset>
+// byte 2) where kHasOffset; codes of kCodeBits bits (Q8_0's signed), Q5's
+// fifth bits in the 32-bit word before the nibbles.
+template <TensorType kT, size_t kBytes, size_t kCodes, int kBits, int kBias, bool kOffset>
 struct Format32 {
   static constexpr TensorType kType = kT;
   static constexpr size_t kBlockBytes = kBytes;
   static constexpr int kSubBlocks = 1;
   static constexpr size_t kScaleAt = 0;
   static constexpr size_t kCodesAt = kCodes;
+  static constexpr int kCodeBits = kBits;
+  static constexpr size_t kFifthBitsAt = kCodes - 4;  // Q5
   static constexpr int kCodeBias = kBias;
   static constexpr bool kHasOffset = kOffset;
 };
-using FormatQ4_0 = Format32<TensorType::Q4_0, 18, 2, 8, false>;
-using FormatQ4_1 = Format32<TensorType::Q4_1, 20, 4, 0, true>;
-using FormatQ8_0 = Format32<TensorType::Q8_0, 34, 2, 0, false>;
+using FormatQ4_0 = Format32<TensorType::Q4_0, 18, 2, 4, 8, false>;
+using FormatQ4_1 = Format32<TensorType::Q4_1, 20, 4, 4, 0, true>;
+using FormatQ5_0 = Format32<TensorType::Q5_0, 22, 6, 5, 16, false>;
+using FormatQ5_1 = Format32<TensorType::Q5_1, 24, 8, 5, 0, true>;
+using FormatQ8_0 = Format32<TensorType::Q8_0, 34, 2, 8, 0, false>;
 // Q4_K and Q5_K: d, dmin, 12 bytes of packed scales and mins (KScaleMin),
 // then Q5_K's fifth bits and the nibbles (KCode).
 template <TensorType kT, size_t kBytes>
@@ -93,21 +99,24 @@ struct FormatQ6_K {
 
 // The integer kernels' formats: those of Format structs above.
 constexpr bool HasQ8Kernels(TensorType type) {
-  return type == TensorType::Q4_0 || type == TensorType::Q4_1 || type == TensorType::Q8_0 ||
-         type == TensorType::Q4_K || type == TensorType::Q5_K || type == TensorType::Q6_K;
+  return type == TensorType::Q4_0 || type == TensorType::Q4_1 || type == TensorType::Q5_0 ||
+         type == TensorType::Q5_1 || type == TensorType::Q8_0 || type == TensorType::Q4_K ||
+         type == TensorType::Q5_K || type == TensorType::Q6_K;
 }
 
 constexpr int kPartialSums = 8;
 
 // What the strip kernels (weight_strips.h) need of a 32-weight format: the
 // weight bias they subtract as (sum of activation codes) << kBiasShift
-// (Q4_0's nibbles enter without their 8, Q8_0's codes as code + 128).
+// (Q4_0's and Q5_0's codes enter without their 8 or 16, Q8_0's as code +
+// 128).
 template <class Format>
 constexpr bool kIsQ8_0 = std::is_same_v<Format, FormatQ8_0>;
 template <class Format>
-constexpr int kBiasShift = kIsQ8_0<Format>          ? 7
-                           : Format::kCodeBias == 8 ? 3
-                                                    : 0;
+constexpr int kBiasShift = kIsQ8_0<Format>           ? 7
+                           : Format::kCodeBias == 16 ? 4
+                           : Format::kCodeBias == 8  ? 3
+                                                     : 0;
 
 // The final sum of the partial sums p(0) .. p(7), in the order above: of
 // floats, or lane by lane of the strip kernels' vectors (GCC's vector +).
@@ -192,6 +201,10 @@ void WithFormat(TensorType type, Run run) {
       return run(FormatQ4_0{});
     case TensorType::Q4_1:
       return run(FormatQ4_1{});
+    case TensorType::Q5_0:
+      return run(FormatQ5_0{});
+    case TensorType::Q5_1:
+      return run(FormatQ5_1{});
     case TensorType::Q4_K:
       return run(FormatQ4_K{});
     case TensorType::Q5_K:

@@ -35,8 +35,9 @@ const TensorType kAllTypes[] = {TensorType::F32,  TensorType::F16,  TensorType::
                                 TensorType::Q5_1, TensorType::Q8_0, TensorType::Q4_K,
                                 TensorType::Q5_K, TensorType::Q6_K};
 
-const TensorType kQ8Types[] = {TensorType::Q4_0, TensorType::Q4_1, TensorType::Q8_0,
-                               TensorType::Q4_K, TensorType::Q5_K, TensorType::Q6_K};
+const TensorType kQ8Types[] = {TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0,
+                               TensorType::Q5_1, TensorType::Q8_0, TensorType::Q4_K,
+                               TensorType::Q5_K, TensorType::Q6_K};
 
 // A random weight matrix (RandomWeightBytes).
 struct RandomMatrix {
@@ -321,7 +322,7 @@ TEST(MatMulRowsTest, RejectsBadArguments) {
 TEST(MatMulTest, SameInputGroupEqualsSeparateProducts) {
   std::mt19937 rng(8);
   RandomMatrix a(TensorType::Q4_1, 37, 64, rng), b(TensorType::Q8_0, 5, 64, rng),
-      c(TensorType::Q5_0, 70, 64, rng);
+      c(TensorType::F16, 70, 64, rng);
   a.w.activations = ActivationPrecision::kQ8;
   c.w.activations = ActivationPrecision::kQ8;  // no integer kernel: float
   PrepareForKernels(a.w);
@@ -448,6 +449,7 @@ TEST(WeightStripsTest, HoldTheBlocksWhereDocumented) {
     std::vector<size_t> fields_at;
     int64_t interleave, blocks;  // a partial group of blocks where there are groups
     ActivationPrecision reader = ActivationPrecision::kFloat;
+    bool spread_fifth_bits = false;  // a vector after the lane bytes' (Q5 for kQ8)
   };
   const Documented kCases[] = {{TensorType::Q4_0, 2, 16, 0, 0, 0, {0}, 8, 11},
                                {TensorType::Q4_1, 4, 16, 0, 0, 0, {0, 2}, 8, 11},
@@ -458,6 +460,8 @@ TEST(WeightStripsTest, HoldTheBlocksWhereDocumented) {
                                {TensorType::Q5_K, 4, 12, 5, 40, 32, {0, 2}, 1, 3},
                                {TensorType::Q6_K, 192, 16, 6, 48, 16, {208}, 1, 3},
                                {TensorType::Q4_0, 2, 16, 0, 0, 0, {0}, 8, 11, kQ8},
+                               {TensorType::Q5_0, 6, 16, 0, 0, 0, {0}, 8, 11, kQ8, true},
+                               {TensorType::Q5_1, 8, 16, 0, 0, 0, {0, 2}, 8, 11, kQ8, true},
                                {TensorType::Q8_0, 2, 32, 0, 0, 0, {0}, 8, 11, kQ8},
                                {TensorType::Q4_K, 4, 140, 0, 0, 0, {0, 2}, 1, 3, kQ8},
                                {TensorType::Q5_K, 4, 172, 0, 0, 0, {0, 2}, 1, 3, kQ8},
@@ -470,8 +474,8 @@ TEST(WeightStripsTest, HoldTheBlocksWhereDocumented) {
     matrix.w.activations = doc.reader;
     const WeightStrips strips(matrix.w);
     ASSERT_EQ(strips.num_strips(), 2);
-    const size_t lane_vectors_bytes =
-        doc.lane_bytes * WeightStrips::kRows + 64 * doc.packed_vectors;
+    const size_t lane_vectors_bytes = doc.lane_bytes * WeightStrips::kRows +
+                                      64 * (doc.packed_vectors + (doc.spread_fifth_bits ? 1 : 0));
     const size_t block_bytes = WeightStrips::BlockBytes(doc.type, doc.reader);
     ASSERT_EQ(block_bytes, lane_vectors_bytes + doc.fields_at.size() * 2 * WeightStrips::kRows);
     for (int64_t s = 0; s < 2; ++s) {
@@ -490,6 +494,17 @@ TEST(WeightStripsTest, HoldTheBlocksWhereDocumented) {
               const uint8_t flip = doc.type == TensorType::Q8_0 ? 0x80 : 0;
               const int expected = block ? block[doc.lane_from + t] ^ flip : 0;
               ASSERT_EQ(stored[64 * (t / 4) + 4 * i + t % 4], expected) << where << " byte " << t;
+            }
+            if (doc.spread_fifth_bits) {
+              // Bit 8 t + v of the lane: the fifth bit of code 4 v + t.
+              std::vector<uint32_t> codes(32, 0);
+              if (block) codes = CodesBySpec(doc.type, block);
+              uint32_t lane;
+              std::memcpy(&lane, stored + 64 * (doc.lane_bytes / 4) + 4 * i, 4);
+              for (int c = 0; c < 32; ++c) {
+                ASSERT_EQ((lane >> (8 * (c % 4) + c / 4)) & 1, codes[c] >> 4)
+                    << where << " fifth bit of code " << c;
+              }
             }
             if (doc.code_bits > 0) {
               // Per sub-block, words of as many whole codes as fit, the
@@ -532,17 +547,21 @@ TEST(WeightStripsTest, HoldTheBlocksWhereDocumented) {
 }
 
 // The offset of weight c of a row stored at `row` (weight = scale * integer
-// + offset, matmul_q8_simd.h), in magnitude: Q4_1's m, Q4_0's 8 d (its
-// integer is nibble - 8, the kernels add the 8 back as an offset of sorts),
-// a K block's dmin * min; Q8_0 and Q6_K (bias inside the integer) none.
+// + offset, matmul_q8_simd.h), in magnitude: Q4_1's and Q5_1's m, Q4_0's 8 d
+// and Q5_0's 16 d (their integers are code - 8 and code - 16; the kernels
+// add the bias back as an offset of sorts), a K block's dmin * min; Q8_0 and
+// Q6_K (bias inside the integer) none.
 double OffsetMagnitude(TensorType type, const uint8_t* row, int64_t c) {
   const uint8_t* block = row + c / Traits(type).block_size * Traits(type).type_size;
   const auto fp16 = [](const uint8_t* p) { return std::fabs(Fp16ToFloat(p[0] | p[1] << 8)); };
   switch (type) {
     case TensorType::Q4_1:
+    case TensorType::Q5_1:
       return fp16(block + 2);
     case TensorType::Q4_0:
       return 8.0 * fp16(block);
+    case TensorType::Q5_0:
+      return 16.0 * fp16(block);
     case TensorType::Q4_K:
     case TensorType::Q5_K: {
       uint32_t scale, min;

@@ -75,10 +75,30 @@ template <TensorType kType>
   return from < to ? _mm512_slli_epi32(v, to - from) : _mm512_srli_epi32(v, from - to);
 }
 
+// `nibbles` (a byte per code) with their fifth bits, bit `bit` of each byte
+// of `fifth_bits`, added as bit 4 (the other bits move too, and are masked
+// off; 0xF8: a | (b & c)).
+[[gnu::always_inline]] inline __m512i WithFifthBit(__m512i nibbles, __m512i fifth_bits, int bit) {
+  return _mm512_ternarylogic_epi32(nibbles, MoveBits(fifth_bits, bit, 4), _mm512_set1_epi8(0x10),
+                                   0xF8);
+}
+
+// Codes 4v .. 4v + 3 (v < 8) of a Q4_0, Q4_1, Q5_0 or Q5_1 block in the
+// integer kernels' layout, a byte each, for the 16 rows of a strip: the
+// nibbles of lane vector v % 4 (the low ones for v < 4), and Q5's fifth bits
+// from the vector after them.
+template <class Format>
+[[gnu::always_inline]] inline __m512i NibbleCodes(const uint8_t* block, int v) {
+  const __m512i nibbles =
+      _mm512_and_si512(MoveBits(LoadLane(block, v % 4), 4 * (v / 4), 0), _mm512_set1_epi8(0x0F));
+  if constexpr (Format::kCodeBits == 4) return nibbles;
+  return WithFifthBit(nibbles, LoadLane(block, 4), v);
+}
+
 // Codes 4v .. 4v + 3 of 32-weight sub-block k of a K block, a byte each,
 // for the 16 rows of a strip: nibbles (sub-blocks 2g and 2g + 1 share
 // bytes), and Q5_K's fifth bit (bit k of its fifth-bit byte) or Q6_K's two
-// high bits (bits 2 (k % 4) of its qh byte) as bit 4 on; 0xF8: a | (b & c).
+// high bits (bits 2 (k % 4) of its qh byte) as bits 4 on.
 template <class Format>
 [[gnu::always_inline]] inline __m512i KCodes(const uint8_t* block, int k, int v) {
   constexpr TensorType kT = Format::kType;
@@ -94,8 +114,7 @@ template <class Format>
         MoveBits(LaneHolding<kT>(block, Format::kCodesAt + 32 * (k / 2) + 4 * v), 4 * (k % 2), 0),
         low4);
     if constexpr (kT == TensorType::Q4_K) return nibbles;
-    const __m512i fifth = LaneHolding<kT>(block, Format::kFifthBitsAt + 4 * v);
-    return _mm512_ternarylogic_epi32(nibbles, MoveBits(fifth, k, 4), _mm512_set1_epi8(0x10), 0xF8);
+    return WithFifthBit(nibbles, LaneHolding<kT>(block, Format::kFifthBitsAt + 4 * v), k);
   }
 }
 

@@ -74,6 +74,12 @@ WeightStrips::WeightStrips(const WeightMatrix& w) {
               for (int t = 0; t < 4; ++t) lane[t] ^= 0x80;
             }
           }
+          if (layout.fifth_bits_at > 0) {
+            const uint32_t fifth_bits = LoadU32(block + layout.fifth_bits_at);
+            uint32_t spread = 0;
+            for (int c = 0; c < 32; ++c) spread |= ((fifth_bits >> c) & 1) << (8 * (c % 4) + c / 4);
+            std::memcpy(out + layout.lane_bytes / 4 * kVectorBytes + 4 * i, &spread, 4);
+          }
           if (layout.code_bits > 0) {
             PackCodes(type, block, traits.block_size, out + layout.lane_bytes / 4 * kVectorBytes,
                       i);

@@ -1,7 +1,7 @@
 // Quantized weights regrouped 16 rows side by side for the AVX-512 kernels:
 // one vector holds the same 4 stored bytes of 16 weight rows, one row per
-// 32-bit lane. With Q8 activations (matmul_q8_avx512.cc, VNNI; Q4_0, Q4_1,
-// Q8_0, Q4_K, Q5_K, Q6_K), vpdpbusd against 4 activation codes broadcast to every lane yields
+// 32-bit lane. With Q8 activations (matmul_q8_avx512.cc, VNNI; every
+// format here), vpdpbusd against 4 activation codes broadcast to every lane yields
 // the partial dot products of 16 rows at once, and a block's scaling is one
 // multiply-add per activation row for all 16. With float activations
 // (matmul_strips_avx512.cc; every format here), a shift and a table lookup
@@ -36,11 +36,13 @@
 //     of leftover code g / bits: each code one shift away from its place;
 //   then each f16 field for the 16 rows (row i at 2i): d, and Q4_1's and
 //   Q5_1's m or Q4_K's and Q5_K's dmin.
-// For the integer kernels (Q8 activations), Q5_K and Q6_K keep all their
-// stored bytes but the fields as lane bytes instead of repacking their
-// codes: each code's bits are then a shift and a mask away from a byte of
-// their own (Q5_K: 12 bytes of scales and mins, 32 of fifth bits, 128 of
-// nibbles; Q6_K: 128 bytes of low nibbles, 64 of high bits, 16 scales).
+// For the integer kernels (Q8 activations), the 5- and 6-bit codes are not
+// repacked: each code's bits are a shift and a mask away from a byte of
+// their own. Q5_K and Q6_K keep all their stored bytes but the fields as
+// lane bytes (Q5_K: 12 bytes of scales and mins, 32 of fifth bits, 128 of
+// nibbles; Q6_K: 128 bytes of low nibbles, 64 of high bits, 16 scales);
+// Q5_0 and Q5_1 their 16 nibble bytes, then a vector of their fifth bits
+// spread so that bit 8 t + v of a lane is the fifth bit of code 4 v + t.
 #pragma once
 
 #include <algorithm>
@@ -71,11 +73,18 @@ class WeightStrips {
     size_t fields_at[2] = {};
     int code_bits = 0;
     size_t packed_vectors = 0;
+    size_t fifth_bits_at = 0;  // Q5's, for the integer kernels: one vector
   };
   // The layout read by the float kernels, or by the integer ones (`reader`
   // kQ8) where theirs differs.
   static constexpr Layout LayoutOf(TensorType type,
                                    ActivationPrecision reader = ActivationPrecision::kFloat) {
+    if (reader == ActivationPrecision::kQ8 && type == TensorType::Q5_0) {
+      return {6, 16, 1, {0}, 0, 0, 2};
+    }
+    if (reader == ActivationPrecision::kQ8 && type == TensorType::Q5_1) {
+      return {8, 16, 2, {0, 2}, 0, 0, 4};
+    }
     if (reader == ActivationPrecision::kQ8 && type == TensorType::Q5_K) return {4, 172, 2, {0, 2}};
     if (reader == ActivationPrecision::kQ8 && type == TensorType::Q6_K) return {0, 208, 1, {208}};
     switch (type) {
@@ -109,7 +118,8 @@ class WeightStrips {
   static constexpr size_t LaneBytes(TensorType type,
                                     ActivationPrecision reader = ActivationPrecision::kFloat) {
     const Layout layout = LayoutOf(type, reader);
-    return (layout.lane_bytes / 4 + layout.packed_vectors) * kVectorBytes;
+    return (layout.lane_bytes / 4 + layout.packed_vectors + (layout.fifth_bits_at > 0 ? 1 : 0)) *
+           kVectorBytes;
   }
   static constexpr size_t BlockBytes(TensorType type,
                                      ActivationPrecision reader = ActivationPrecision::kFloat) {
