@@ -35,10 +35,11 @@ void EngineOptions::AddTo(CLI::App& command) {
   command.add_option("--chat-template", chat_template,
                      "Chat template family: chatml, llama3, mistral, gemma (default: detected "
                      "from the model)");
-  command.add_option("--activations", activations,
-                     "How activations meet Q4_0/Q4_1/Q8_0 weights: float (exact) or q8 "
-                     "(rounded to 8-bit integers per block of 32, integer dot products: faster "
-                     "for several rows, less exact)")
+  command
+      .add_option("--activations", activations,
+                  "How activations meet quantized weights: float (exact) or q8 "
+                  "(rounded to 8-bit integers per block of 32, integer dot products: faster "
+                  "for several rows, less exact)")
       ->check(CLI::IsMember({"float", "q8"}))
       ->capture_default_str();
   command.add_option("--attention", attention,
