@@ -93,7 +93,7 @@ void Formats(benchmark::internal::Benchmark* b) {
         TensorType::Q5_1, TensorType::Q8_0, TensorType::Q4_K, TensorType::Q5_K, TensorType::Q6_K}) {
     const bool has_q8 = UsesQ8Activations({.type = type, .activations = ActivationPrecision::kQ8});
     for (int q8 = 0; q8 <= (has_q8 ? 1 : 0); ++q8) {
-      for (int num_x : {1, 8, 64}) {
+      for (int num_x : {1, 2, 4, 8, 64}) {
         for (int cold : {0, 1}) b->Args({2048, 2048, static_cast<int>(type), num_x, 2, cold, q8});
       }
     }
