@@ -6,12 +6,12 @@
 // Per strip block, one tdpbsud multiplies the 16 rows' activation codes
 // (tile A: a row's 32 codes per tile row, read in place) by the strip's 16
 // weight rows (tile B: the block's code vectors, which the strips already
-// hold in the 4-codes-per-lane order the instruction takes; Q4 nibbles are
-// split into bytes first, and a K block's codes assembled per 32-weight
-// sub-block, KCodes). The integer dot products it leaves (tile C, lane
-// i for weight row i) are those vpdpbusd computes in matmul_q8_avx512.cc,
-// and the float steps of matmul_q8_simd.h then run in the same order, so the
-// results are the VNNI kernel's bit for bit.
+// hold in the 4-codes-per-lane order the instruction takes; 4-, 5- and
+// 6-bit codes are made bytes first, a K block's per 32-weight sub-block).
+// Q6_K, whose 16-weight halves have scales of their own, runs on VNNI. The integer dot products it
+// leaves (tile C, lane i for weight row i) are those vpdpbusd computes in matmul_q8_avx512.cc, and
+// the float steps of matmul_q8_simd.h then run in the same order, so the results are the VNNI
+// kernel's bit for bit.
 #include <algorithm>
 #include <cstdint>
 #include <vector>
@@ -60,13 +60,12 @@ AmxTileConfig MakeConfig() {
 // A block's weight codes as tile B takes them: 8 rows of 64 bytes.
 constexpr size_t kTileBBytes = 8 * 64;
 
-// Q4 and Q5 blocks' codes as bytes (NibbleCodes), in tile B's layout, for the strips
-// [first, last]: block k of strip s at tiles + ((s - first) * num_blocks + k)
-// * kTileBBytes. Done once for every tile of rows that passes over them, and
-// well before a tile load reads them (a tile load right after the stores that
-// wrote its bytes waits for them to reach the cache).
-// K formats: each 32-weight sub-block's codes (KCodes), num_blocks counting
-// sub-blocks.
+// The codes of the strips [first, last] as bytes, in tile B's layout
+// (NibbleCodes; a K block's per 32-weight sub-block, KCodes): 32-weight
+// block k of strip s at tiles + ((s - first) * num_blocks + k) *
+// kTileBBytes. Done once for every tile of rows that passes over them, and
+// well before a tile load reads them (a tile load right after the stores
+// that wrote its bytes waits for them to reach the cache).
 template <class Format>
 void UnpackStrips(const WeightStrips& strips, int64_t num_blocks, int64_t first, int64_t last,
                   uint8_t* tiles) {
@@ -84,8 +83,9 @@ void UnpackStrips(const WeightStrips& strips, int64_t num_blocks, int64_t first,
         }
       } else {
 #pragma GCC unroll 8
-        for (int v = 0; v < 8; ++v)
+        for (int v = 0; v < 8; ++v) {
           _mm512_store_si512(tiles + 64 * v, NibbleCodes<Format>(block, v));
+        }
         tiles += kTileBBytes;
       }
     }

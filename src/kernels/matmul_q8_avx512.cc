@@ -2,18 +2,19 @@
 // (weight_strips.h); this file alone is compiled with VNNI and runs only on
 // CPUs that have it.
 //
-// A block of a strip is decoded once (Q4: four loads, two nibble masks each;
-// Q8_0: eight loads) for up to 4 activation rows; per row, eight vpdpbusd
-// with the activation codes broadcast from memory give the block's dot
-// products with the 16 weight rows, lane i for row i, and the float steps of
-// matmul_q8_simd.h run on all 16 lanes at once. Three or four rows pass over
-// two strips at a time, each broadcast serving both. Blocks come in partial-sum
-// order, so one accumulator per activation row suffices: partial sum j is
-// complete before j + 1 starts.
+// A block of a strip is decoded once (Q4: four loads, two nibble masks
+// each; Q5: a shift and a select more per vector; Q8_0: eight loads) for up
+// to 4 activation rows; per row, eight vpdpbusd with the activation codes
+// broadcast from memory give the block's dot products with the 16 weight
+// rows, lane i for row i, and the float steps of matmul_q8_simd.h run on
+// all 16 lanes at once. Three or four rows pass over two strips at a time,
+// each broadcast serving both. Blocks come in partial-sum order, so one
+// accumulator per activation row suffices: partial sum j is complete before
+// j + 1 starts.
 //
-// Q4_0's nibbles enter without their bias 8 and Q8_0's codes as code + 128;
-// the bias times the block's sum of activation codes is subtracted from the
-// integer dot product.
+// Q4_0's and Q5_0's codes enter without their bias 8 or 16, Q8_0's as
+// code + 128; the bias times the block's sum of activation codes is
+// subtracted from the integer dot product.
 //
 // The K formats (Q4_K, Q5_K, Q6_K) go one strip at a time through their
 // 32-weight sub-blocks in storage order, one accumulator per activation row

@@ -20,12 +20,12 @@
 // and dot_b is the exact integer dot product of the integer weights (Q4_0:
 // nibble - 8, Q5_0: code - 16, Q4_1, Q5_1, Q4_K and Q5_K: the code, Q8_0:
 // the signed code, Q6_K: its 16-weight sub-block's int8 scale times (code -
-// 32)) with the activation codes. Integer sums are exact in any order, so the results
-// are bitwise identical at every SIMD level, for every batch size, tiling
-// and row range. The 32-weight formats keep eight partial sums so that a
-// single row has parallel work; the strip kernel reads a K block's eight
-// sub-blocks one after the other, and eight accumulators per activation row
-// would not fit in its registers.
+// 32)) with the activation codes. Integer sums are exact in any order, so
+// the results are bitwise identical at every SIMD level, for every batch
+// size, tiling and row range. The 32-weight formats keep eight partial sums
+// so that a single row has parallel work; the strip kernel reads a K
+// block's eight sub-blocks one after the other, and eight accumulators per
+// activation row would not fit in its registers.
 //
 // An `Isa` provides
 //   template <class Format> static float Row(const uint8_t* w_row,
@@ -46,9 +46,9 @@
 namespace ri::simd {
 
 // Block layouts: the tensor type, bytes per stored block, its 32-weight
-// blocks (kSubBlocks), where its f16 d is, whether an offset enters the dot
-// product, and for the 32-weight formats where the codes start and their
-// bias.
+// blocks (kSubBlocks), where its f16 d is (kScaleAt), whether an offset
+// enters the dot product, and where the codes are.
+//
 // The 32-weight formats: weight = d * (code - kCodeBias), plus m (the f16 at
 // byte 2) where kHasOffset; codes of kCodeBits bits (Q8_0's signed), Q5's
 // fifth bits in the 32-bit word before the nibbles.
@@ -60,7 +60,7 @@ struct Format32 {
   static constexpr size_t kScaleAt = 0;
   static constexpr size_t kCodesAt = kCodes;
   static constexpr int kCodeBits = kBits;
-  static constexpr size_t kFifthBitsAt = kCodes - 4;  // Q5
+  static constexpr size_t kFifthBitsAt = kBits == 5 ? kCodes - 4 : 0;
   static constexpr int kCodeBias = kBias;
   static constexpr bool kHasOffset = kOffset;
 };

@@ -1,8 +1,8 @@
 // Reading the blocks of weight strips (weight_strips.h) in the AVX-512
 // kernels (internal to ri_kernels): lane vectors, f16 fields, the K
-// formats' scales, and their codes as the integer kernels take them. Every function is always
-// inlined, so each kernel file's calls compile with that file's instruction set (see
-// matmul_simd.h).
+// formats' scales, and codes as the integer kernels take them. Every
+// function is always inlined, so each kernel file's calls compile with that
+// file's instruction set (see matmul_simd.h).
 #pragma once
 
 #include <cstddef>

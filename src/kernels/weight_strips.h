@@ -1,14 +1,14 @@
 // Quantized weights regrouped 16 rows side by side for the AVX-512 kernels:
 // one vector holds the same 4 stored bytes of 16 weight rows, one row per
 // 32-bit lane. With Q8 activations (matmul_q8_avx512.cc, VNNI; every
-// format here), vpdpbusd against 4 activation codes broadcast to every lane yields
-// the partial dot products of 16 rows at once, and a block's scaling is one
-// multiply-add per activation row for all 16. With float activations
+// format here), vpdpbusd against 4 activation codes broadcast to every lane
+// yields the partial dot products of 16 rows at once, and a block's scaling
+// is one multiply-add per activation row for all 16. With float activations
 // (matmul_strips_avx512.cc; every format here), a shift and a table lookup
 // (5-, 6- and 8-bit codes: a shift and a bitwise select) decode one code of
 // 16 rows. Built once at load (PrepareForKernels);
 // the codes and scales are the stored ones exactly, 5- and 6-bit codes
-// repacked.
+// repacked for the float kernels.
 //
 // Strip s holds weight rows 16 s .. 16 s + 15 (rows past the matrix are
 // zero). The 32-weight blocks of Q4_0, Q4_1, Q5_0, Q5_1 and Q8_0 are stored
