@@ -101,7 +101,7 @@ struct Avx2 {
             ones));
       } else if constexpr (std::is_same_v<Format, FormatQ6_K>) {
         // Pairs of products of each 16-weight half weighted by its scale,
-        // less the bias 32 times the half's scaled activation code sum.
+        // less 32 times each half's activation code sum times its scale.
         const int first = static_cast<int8_t>(block[Format::kScalesAt + 2 * k]);
         const int second = static_cast<int8_t>(block[Format::kScalesAt + 2 * k + 1]);
         const __m256i scales = _mm256_set_m128i(_mm_set1_epi16(static_cast<int16_t>(second)),
