@@ -21,20 +21,22 @@ float LoadFp16(const uint8_t* p) {
 
 void DequantizeQ4_0(const uint8_t* b, float* out) {
   const float d = LoadFp16(b);
-  for (int e = 0; e < 32; ++e) out[e] = d * static_cast<float>(static_cast<int>(Nibble32(b + 2, e)) - 8);
+  for (int e = 0; e < 32; ++e) {
+    out[e] = d * static_cast<float>(static_cast<int>(StoredCode(TensorType::Q4_0, b, e)) - 8);
+  }
 }
 
 void DequantizeQ4_1(const uint8_t* b, float* out) {
   const float d = LoadFp16(b);
   const float m = LoadFp16(b + 2);
-  for (int e = 0; e < 32; ++e) out[e] = d * static_cast<float>(Nibble32(b + 4, e)) + m;
+  for (int e = 0; e < 32; ++e)
+    out[e] = d * static_cast<float>(StoredCode(TensorType::Q4_1, b, e)) + m;
 }
 
 void DequantizeQ5_0(const uint8_t* b, float* out) {
   const float d = LoadFp16(b);
-  const uint32_t qh = LoadU32(b + 2);
   for (int e = 0; e < 32; ++e) {
-    const int q = static_cast<int>(Q5Code(b + 6, qh, e));
+    const int q = static_cast<int>(StoredCode(TensorType::Q5_0, b, e));
     out[e] = d * static_cast<float>(q - 16);
   }
 }
@@ -42,9 +44,8 @@ void DequantizeQ5_0(const uint8_t* b, float* out) {
 void DequantizeQ5_1(const uint8_t* b, float* out) {
   const float d = LoadFp16(b);
   const float m = LoadFp16(b + 2);
-  const uint32_t qh = LoadU32(b + 4);
   for (int e = 0; e < 32; ++e) {
-    const uint32_t q = Q5Code(b + 8, qh, e);
+    const uint32_t q = StoredCode(TensorType::Q5_1, b, e);
     out[e] = d * static_cast<float>(q) + m;
   }
 }
@@ -54,9 +55,8 @@ void DequantizeQ8_0(const uint8_t* b, float* out) {
   for (int e = 0; e < 32; ++e) out[e] = static_cast<float>(static_cast<int8_t>(b[2 + e])) * d;
 }
 
-// Q4_K / Q5_K (qh null for Q4_K): eight sub-blocks of 32 with a scale and
-// a min each.
-void DequantizeQ45K(const uint8_t* b, const uint8_t* qh, const uint8_t* qs, float* out) {
+// Q4_K / Q5_K: eight sub-blocks of 32 with a scale and a min each.
+void DequantizeQ45K(TensorType type, const uint8_t* b, float* out) {
   const float d = LoadFp16(b);
   const float dmin = LoadFp16(b + 2);
   for (int s = 0; s < 8; ++s) {
@@ -65,7 +65,7 @@ void DequantizeQ45K(const uint8_t* b, const uint8_t* qh, const uint8_t* qs, floa
     const float ds = d * static_cast<float>(scale);
     const float ms = dmin * static_cast<float>(min);
     for (int e = 32 * s; e < 32 * s + 32; ++e) {
-      out[e] = ds * static_cast<float>(KCode(qs, qh, e)) - ms;
+      out[e] = ds * static_cast<float>(StoredCode(type, b, e)) - ms;
     }
   }
 }
@@ -74,7 +74,7 @@ void DequantizeQ6_K(const uint8_t* b, float* out) {
   const int8_t* scales = reinterpret_cast<const int8_t*>(b + 192);
   const float d = LoadFp16(b + 208);
   for (int e = 0; e < 256; ++e) {
-    const int q = static_cast<int>(Q6KCode(b, e)) - 32;
+    const int q = static_cast<int>(StoredCode(TensorType::Q6_K, b, e)) - 32;
     const float ds = d * static_cast<float>(scales[e / 16]);
     out[e] = ds * static_cast<float>(q);
   }
@@ -128,10 +128,10 @@ void DequantizeRow(TensorType type, const void* blocks, float* out, int64_t n) {
         DequantizeQ8_0(b, o);
         break;
       case TensorType::Q4_K:
-        DequantizeQ45K(b, nullptr, b + 16, o);
+        DequantizeQ45K(TensorType::Q4_K, b, o);
         break;
       case TensorType::Q5_K:
-        DequantizeQ45K(b, b + 16, b + 48, o);
+        DequantizeQ45K(TensorType::Q5_K, b, o);
         break;
       case TensorType::Q6_K:
         DequantizeQ6_K(b, o);

@@ -65,4 +65,27 @@ static inline uint32_t Q6KCode(const uint8_t* block, int e) {
   return low | (high << 4);
 }
 
+// The unsigned code of element e of a stored block of a 4-, 5- or 6-bit
+// type (Q4_0 and Q5_0 before their bias 8 or 16, Q6_K before its 32), as
+// the functions above read it; `type` is a constant wherever speed matters,
+// so the switch folds away.
+static inline uint32_t StoredCode(TensorType type, const uint8_t* block, int e) {
+  switch (type) {
+    case TensorType::Q4_0:
+      return Nibble32(block + 2, e);
+    case TensorType::Q4_1:
+      return Nibble32(block + 4, e);
+    case TensorType::Q5_0:
+      return Q5Code(block + 6, LoadU32(block + 2), e);
+    case TensorType::Q5_1:
+      return Q5Code(block + 8, LoadU32(block + 4), e);
+    case TensorType::Q4_K:
+      return KCode(block + 16, nullptr, e);
+    case TensorType::Q5_K:
+      return KCode(block + 48, block + 16, e);
+    default:  // Q6_K
+      return Q6KCode(block, e);
+  }
+}
+
 }  // namespace ri

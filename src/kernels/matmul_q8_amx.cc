@@ -8,9 +8,10 @@
 // weight rows (tile B: the block's code vectors, which the strips already
 // hold in the 4-codes-per-lane order the instruction takes; 4-, 5- and
 // 6-bit codes are made bytes first, a K block's per 32-weight sub-block).
-// Q6_K, whose 16-weight halves have scales of their own, runs on VNNI. The integer dot products it
-// leaves (tile C, lane i for weight row i) are those vpdpbusd computes in matmul_q8_avx512.cc, and
-// the float steps of matmul_q8_simd.h then run in the same order, so the results are the VNNI
+// Q6_K, whose 16-weight halves have scales of their own, runs on VNNI. The
+// integer dot products it leaves (tile C, lane i for weight row i) are
+// those vpdpbusd computes in matmul_q8_avx512.cc, and the float steps of
+// matmul_q8_simd.h then run in the same order, so the results are the VNNI
 // kernel's bit for bit.
 #include <algorithm>
 #include <cstdint>

@@ -21,21 +21,15 @@ float Fp16At(const uint8_t* p) {
 // matmul_q8_simd.h).
 template <class Format>
 int IntegerWeight(const uint8_t* block, int k, int i) {
-  if constexpr (std::is_same_v<Format, FormatQ6_K>) {
-    const int e = 32 * k + i;
-    const int scale = static_cast<int8_t>(block[Format::kScalesAt + e / 16]);
-    return scale * (static_cast<int>(Q6KCode(block, e)) - Format::kCodeBias);
-  } else if constexpr (Format::kSubBlocks > 1) {
-    const uint8_t* fifth_bits =
-        Format::kType == TensorType::Q5_K ? block + Format::kFifthBitsAt : nullptr;
-    return static_cast<int>(KCode(block + Format::kCodesAt, fifth_bits, 32 * k + i));
-  } else if constexpr (std::is_same_v<Format, FormatQ8_0>) {
-    return static_cast<int8_t>(block[Format::kCodesAt + i]);
-  } else if constexpr (Format::kCodeBits == 5) {
-    const uint32_t fifth_bits = LoadU32(block + Format::kFifthBitsAt);
-    return static_cast<int>(Q5Code(block + Format::kCodesAt, fifth_bits, i)) - Format::kCodeBias;
+  const int e = 32 * k + i;
+  if constexpr (std::is_same_v<Format, FormatQ8_0>) {
+    return static_cast<int8_t>(block[Format::kCodesAt + e]);
   } else {
-    return static_cast<int>(Nibble32(block + Format::kCodesAt, i)) - Format::kCodeBias;
+    const int code = static_cast<int>(StoredCode(Format::kType, block, e)) - Format::kCodeBias;
+    if constexpr (std::is_same_v<Format, FormatQ6_K>) {
+      return static_cast<int8_t>(block[Format::kScalesAt + e / 16]) * code;
+    }
+    return code;
   }
 }
 

@@ -11,20 +11,6 @@ namespace ri {
 
 namespace {
 
-// Code e of a stored block of a type with repacked codes (LayoutOf).
-uint32_t StoredCode(TensorType type, const uint8_t* block, int e) {
-  switch (type) {
-    case TensorType::Q5_0:
-      return Q5Code(block + 6, LoadU32(block + 2), e);
-    case TensorType::Q5_1:
-      return Q5Code(block + 8, LoadU32(block + 4), e);
-    case TensorType::Q5_K:
-      return KCode(block + 48, block + 16, e);
-    default:  // Q6_K
-      return Q6KCode(block, e);
-  }
-}
-
 // A stored block's codes as weight_strips.h lays them out, into lane i of
 // the packed vectors at `vectors`.
 void PackCodes(TensorType type, const uint8_t* block, int block_size, uint8_t* vectors, int i) {
